@@ -1,0 +1,110 @@
+"""Reverse mode: adjoints as graph nodes, built by one backward loop over the graph.
+
+The pass walks the nodes from the output down to the first, and for every node that has an
+adjoint it applies the VJP rule of each argument that leads to a variable of interest. The
+contributions are graph nodes, accumulated with `+` where a node fans out, so the gradient is
+a graph like any other: it can be evaluated at any point, printed, or differentiated again.
+
+A variable that no contribution reaches is `UNCONNECTED`: there is no path from the output to
+it, or every path passes through an operation that carries no gradient (a comparison, sign,
+floor). That is kept apart from a gradient that is connected and happens to evaluate to zero,
+and resolved to None, 0 or an error only at the edge (TensorFlow's UnconnectedGradients).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from gradcli.graph import Node
+from gradcli.ops.core import literal
+
+
+class _Unconnected:
+    """No path from the output: not the same thing as a gradient equal to zero."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNCONNECTED"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNCONNECTED = _Unconnected()
+
+
+@dataclass(frozen=True)
+class Step:
+    """One application of the chain rule: `target` receives `contribution` from `source`.
+
+    `adjoint` is the running adjoint of `target` after the step; `accumulated` says it already
+    held a contribution (fan-out: the step is a `+=`).
+    """
+
+    source: Node
+    argument: int
+    target: Node
+    contribution: Node
+    adjoint: Node
+    accumulated: bool
+
+
+@dataclass
+class Backward:
+    """The result of a reverse pass: the adjoint node of every node reached, and the steps."""
+
+    output: Node
+    adjoints: dict[int, Node] = field(default_factory=dict)
+    steps: list[Step] = field(default_factory=list)
+
+    def gradient(self, node: Node | None) -> Node | _Unconnected:
+        if node is None:
+            return UNCONNECTED
+        return self.adjoints.get(node.index, UNCONNECTED)
+
+
+def backward(output: Node, wrt: Sequence[Node], seed: Node | None = None) -> Backward:
+    """Adjoints of `output` with respect to the nodes `wrt` (seeded with 1 unless given)."""
+    graph = output.graph
+    nodes = graph.nodes
+    top = output.index
+    # Forward sweep: which nodes depend on a node of interest through differentiable edges.
+    active = bytearray(top + 1)
+    for node in wrt:
+        if node.index <= top:
+            active[node.index] = 1
+    for index in range(top + 1):
+        node = nodes[index]
+        if not active[index] and any(
+            active[arg.index] and rule is not None for arg, rule in zip(node.inputs, node.op.vjps)
+        ):
+            active[index] = 1
+
+    result = Backward(output)
+    if not active[top]:
+        return result
+    adjoints = result.adjoints
+    adjoints[top] = seed if seed is not None else literal(graph, 1.0)
+    # Backward sweep, from the output down: every consumer of a node comes after it, so a
+    # node's adjoint is complete when the loop reaches it.
+    for index in range(top, -1, -1):
+        g = adjoints.get(index)
+        if g is None:
+            continue
+        node = nodes[index]
+        for k, (arg, rule) in enumerate(zip(node.inputs, node.op.vjps)):
+            if rule is None or not active[arg.index]:
+                continue
+            contribution = rule(g, node, *node.inputs)
+            previous = adjoints.get(arg.index)
+            running = contribution if previous is None else previous + contribution
+            adjoints[arg.index] = running
+            result.steps.append(Step(node, k, arg, contribution, running, previous is not None))
+    return result

@@ -1,0 +1,224 @@
+"""The command line: parse arguments, call the library, render. The only module importing typer.
+
+Streams: data on stdout, warnings and errors on stderr. Exit codes: 0 success, 1 a requirement
+failed (--unconnected error), 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Annotated, Optional
+
+import click
+import typer
+from typer.core import TyperCommand
+
+from gradcli import __version__
+from gradcli.errors import GradcliError
+
+
+class Format(str, enum.Enum):
+    table = "table"
+    json = "json"
+    plain = "plain"
+
+
+class Unconnected(str, enum.Enum):
+    none = "none"
+    zero = "zero"
+    error = "error"
+
+
+class ExpressionCommand(TyperCommand):
+    """A command whose argument is an expression that may start with a minus sign.
+
+    `gradcli grad "-x**2" --at x=1` must not read "-x**2" as options: any word that starts with a
+    single '-' and is not an option's value is moved behind '--', where click takes it as the
+    expression. gradcli defines no short options, so no such word can be one.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        takes_value = {
+            name for param in self.params if isinstance(param, click.Option) and not param.is_flag
+            for name in param.opts
+        }
+        kept: list[str] = []
+        moved: list[str] = []
+        index = 0
+        while index < len(args):
+            word = args[index]
+            if word == "--":
+                kept.extend(args[index:])
+                break
+            if word in takes_value:
+                kept.extend(args[index:index + 2])
+                index += 2
+                continue
+            if word.startswith("-") and not word.startswith("--") and word != "-":
+                moved.append(word)
+            else:
+                kept.append(word)
+            index += 1
+        if moved:
+            kept = kept + ["--", *moved] if "--" not in kept else kept + moved
+        return super().parse_args(ctx, kept)
+
+
+app = typer.Typer(
+    name="gradcli",
+    help="Differentiate expressions and check gradients from the shell.\n\n"
+         "Examples:\n\n"
+         "  gradcli grad \"x**2*sin(x)\" --at x=2\n\n"
+         "  gradcli grad \"log(x1) + x1*x2 - sin(x2)\" --at x1=2,x2=5 --format json\n\n"
+         "  gradcli grad \"x + y\" --at x=2,y=4,z=8 --wrt z --unconnected zero\n\n"
+         "  gradcli functions",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"gradcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[Optional[bool], typer.Option(  # noqa: UP007 - typer needs Optional here
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = None,
+) -> None:
+    """gradcli: value, gradient and gradient checks of expressions."""
+
+
+def _errors_to_exit_codes(command: Callable) -> Callable:
+    """Report a GradcliError as one paragraph on stderr and leave with its exit code."""
+
+    @wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except GradcliError as error:
+            print(f"gradcli: error: {error}", file=sys.stderr)
+            raise typer.Exit(error.exit_code) from None
+
+    return run
+
+
+EXPRESSION_HELP = ("The expression, e.g. \"x**2*sin(x)\"; '-' reads it from standard input. "
+                   "See README for the language, `gradcli functions` for the functions.")
+AT_HELP = ("A point, e.g. x=2,y=pi/4 (values may be constant expressions). Repeat --at for "
+           "more points.")
+FORMAT_HELP = "Output format: table (default on a terminal), json (one object per point per "\
+              "line) or plain (default otherwise)."
+
+ExpressionArg = Annotated[str, typer.Argument(help=EXPRESSION_HELP, show_default=False)]
+AtOption = Annotated[Optional[list[str]], typer.Option("--at", help=AT_HELP,  # noqa: UP007
+                                                        show_default=False)]
+FormatOption = Annotated[Optional[Format], typer.Option("--format", help=FORMAT_HELP,  # noqa: UP007
+                                                         show_default=False)]
+
+
+def _read_expression(text: str) -> str:
+    return sys.stdin.read() if text == "-" else text
+
+
+def _points(texts: list[str] | None) -> list[dict[str, float]]:
+    from gradcli.points import read_point
+
+    return [read_point(text) for text in texts] if texts else [{}]
+
+
+def _format(chosen: Format | None) -> Format:
+    if chosen is not None:
+        return chosen
+    return Format.table if sys.stdout.isatty() else Format.plain
+
+
+def _emit(results: list, fmt: Format) -> None:
+    """Results to stdout in the chosen format; their warnings to stderr."""
+    for result in results:
+        warnings = result.to_dict().get("warnings", []) if fmt is Format.json else result.warnings
+        for warning in warnings:
+            print(f"gradcli: warning: {warning}", file=sys.stderr)
+    if fmt is Format.table:
+        from gradcli import render
+
+        render.results_table(results, render.console())
+        return
+    for result in results:
+        print(result.to_json() if fmt is Format.json else result.to_plain())
+
+
+@app.command(cls=ExpressionCommand, no_args_is_help=True)
+@_errors_to_exit_codes
+def grad(
+    expression: ExpressionArg,
+    at: AtOption = None,
+    wrt: Annotated[Optional[str], typer.Option(  # noqa: UP007
+        "--wrt", help="Variables to differentiate by, comma-separated (default: every variable "
+                      "of the expression, in order of appearance).", show_default=False)] = None,
+    unconnected: Annotated[Unconnected, typer.Option(
+        "--unconnected", help="An unconnected gradient (no path from the output) is reported as "
+                              "None, as 0, or as an error with exit code 1.")] = Unconnected.none,
+    format: FormatOption = None,  # noqa: A002 - the option's name
+) -> None:
+    """Value and gradient (reverse mode) of EXPRESSION at each --at point.
+
+    Example: gradcli grad "x**2*sin(x)" --at x=2
+    """
+    from gradcli.api import parse
+
+    function = parse(_read_expression(expression))
+    names = [n.strip() for n in wrt.split(",") if n.strip()] if wrt is not None else None
+    results = [function.grad(point, wrt=names, unconnected=unconnected.value)
+               for point in _points(at)]
+    _emit(results, _format(format))
+
+
+@app.command("eval", cls=ExpressionCommand, no_args_is_help=True)
+@_errors_to_exit_codes
+def eval_(expression: ExpressionArg, at: AtOption = None, format: FormatOption = None) -> None:  # noqa: A002
+    """Value of EXPRESSION at each --at point.
+
+    Example: gradcli eval "cos(x**3*exp(x))" --at x=1
+    """
+    from gradcli.api import parse
+
+    function = parse(_read_expression(expression))
+    _emit([function.evaluate(point) for point in _points(at)], _format(format))
+
+
+@app.command()
+@_errors_to_exit_codes
+def functions(format: FormatOption = None) -> None:  # noqa: A002
+    """Every function, its aliases and its derivative rule."""
+    from gradcli.catalog import catalog
+
+    entries = catalog()
+    fmt = _format(format)
+    if fmt is Format.table:
+        from gradcli import render
+
+        render.functions_table(entries, render.console())
+    elif fmt is Format.json:
+        import json
+
+        for entry in entries:
+            print(json.dumps(entry.to_dict(), ensure_ascii=False))
+    else:
+        for entry in entries:
+            rules = "; ".join(f"d/d{p} = {r}" if r is not None else f"d/d{p}: no gradient"
+                              for p, r in entry.derivatives.items())
+            aliases = f" (aliases: {', '.join(entry.function.aliases)})" if entry.function.aliases else ""
+            print(f"{entry.function.signature}{aliases}: {rules}")
+
+
+def run() -> None:
+    """The console-script entry point."""
+    app()

@@ -1,0 +1,87 @@
+"""The exception family of gradcli.
+
+The library raises only these; the command line maps each to a message on stderr and an exit
+code in one place (`exit_code`): 2 for bad input or usage, 1 for a requirement that failed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class GradcliError(Exception):
+    """Base class: a message meant for the person at the terminal."""
+
+    exit_code = 2
+
+
+class InputError(GradcliError):
+    """Bad input with a place in some text: a message, and a caret under the column.
+
+    `line` and `column` are 1-based; a column one past the end of the line points at the end
+    of the input.
+    """
+
+    def __init__(self, message: str, text: str | None = None, line: int = 1, column: int | None = None,
+                 source: str = "expression"):
+        super().__init__(message)
+        self.message = message
+        self.text = text
+        self.line = line
+        self.column = column
+        self.source = source
+
+    def __str__(self) -> str:
+        if self.text is None or self.column is None:
+            return self.message
+        return f"{self.message}\n{caret_excerpt(self.text, self.line, self.column)}"
+
+
+class ParseError(InputError):
+    """The text does not follow the grammar."""
+
+
+class NameResolutionError(InputError):
+    """An unknown function, a function used as a value, a constant given a value, ..."""
+
+
+class ArityError(InputError):
+    """A function called with the wrong arguments."""
+
+
+class PointError(InputError):
+    """A malformed --at point, or a variable with no value."""
+
+
+class UsageError(GradcliError):
+    """Options that do not fit together."""
+
+
+class UnconnectedError(GradcliError):
+    """A gradient asked for with --unconnected error has no path from the output."""
+
+    exit_code = 1
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str:
+    """`; did you mean 'sin'?` for a close match among candidates, else an empty string."""
+    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean '{matches[0]}'?" if matches else ""
+
+
+def caret_excerpt(text: str, line: int, column: int, width: int = 72) -> str:
+    """The line of `text` with a caret under `column`, windowed around it when the line is long."""
+    lines = text.split("\n") or [""]
+    row = lines[min(max(line, 1), len(lines)) - 1]
+    col = max(column, 1) - 1
+    start = 0
+    if len(row) > width:
+        start = max(0, min(col - width // 2, len(row) - width))
+    shown = row[start:start + width].replace("\t", " ")
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if start + width < len(row) else ""
+    where = f"line {line}, " if len(lines) > 1 else ""
+    header = f"  at {where}column {column}:"
+    pad = " " * (len(prefix) + col - start)
+    return f"{header}\n    {prefix}{shown}{suffix}\n    {pad}^"

@@ -1,0 +1,83 @@
+"""Forward evaluation with numpy float64, one loop over the graph in evaluation order.
+
+Values may be numbers or arrays: every primitive is elementwise, so an array of points is
+evaluated in one pass. numpy's floating-point warnings are silenced during the loop; when a
+result is not finite, `nonfinite_sources` finds the operations that first produced nan or inf
+from finite operands, so that a warning can name the subexpression.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from gradcli.errors import PointError
+from gradcli.graph import Node, ancestors
+from gradcli.ops.core import CONSTANT, VARIABLE
+
+
+class MissingValue(PointError):
+    """A variable of the expression has no value at the point."""
+
+    def __init__(self, name: str):
+        super().__init__(f"no value for variable '{name}'")
+        self.name = name
+
+
+def evaluate(roots: Iterable[Node], inputs: Mapping[str, object]) -> dict[int, np.ndarray]:
+    """The value of every node the roots depend on, keyed by node index."""
+    values: dict[int, np.ndarray] = {}
+    with np.errstate(all="ignore"):
+        for node in ancestors(roots):
+            op = node.op
+            if op is CONSTANT:
+                values[node.index] = np.float64(node.attrs[0])
+            elif op is VARIABLE:
+                name = node.attrs[0]
+                if name not in inputs:
+                    raise MissingValue(name)
+                values[node.index] = np.asarray(inputs[name], dtype=np.float64)[()]
+            else:
+                values[node.index] = op.forward(*(values[i.index] for i in node.inputs))
+    return values
+
+
+def all_finite(value) -> bool:
+    return bool(np.all(np.isfinite(value)))
+
+
+@dataclass(frozen=True)
+class NonfiniteSource:
+    """An operation that made nan or inf out of finite operands, at `count` of `total` points;
+    `result` and `operands` are its numbers at the first such point."""
+
+    node: Node
+    count: int
+    total: int
+    result: float
+    operands: tuple[float, ...]
+
+
+def nonfinite_sources(roots: Sequence[Node], values: Mapping[int, np.ndarray],
+                      limit: int = 3) -> list[NonfiniteSource]:
+    """The first operations (in evaluation order) the roots depend on that turned finite
+    operands into nan or inf."""
+    found = []
+    for node in ancestors(roots):
+        if not node.inputs or all_finite(values[node.index]):
+            continue
+        result, *operands = np.broadcast_arrays(values[node.index],
+                                                *(values[i.index] for i in node.inputs))
+        bad = ~np.isfinite(result)
+        for operand in operands:
+            bad &= np.isfinite(operand)
+        count = int(np.count_nonzero(bad))
+        if count:
+            first = np.unravel_index(int(np.flatnonzero(bad)[0]), bad.shape)
+            found.append(NonfiniteSource(node, count, bad.size, float(result[first]),
+                                         tuple(float(o[first]) for o in operands)))
+            if len(found) == limit:
+                break
+    return found

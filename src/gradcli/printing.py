@@ -1,0 +1,105 @@
+"""Graph to formula text, with one precedence table (gradcli.ops.core) deciding every bracket.
+
+The printer walks the graph with an explicit stack and emits pieces of text, so a formula
+100,000 levels deep prints in time proportional to its length. What it prints parses back
+into the same graph: brackets are kept wherever leaving them out would change the grouping.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from gradcli.graph import Node
+from gradcli.ops.core import ATOM, COMPARISON, CONSTANT, POWER, SIGN, VARIABLE, Call, Infix, Prefix
+
+
+def format_number(value: float) -> str:
+    """The shortest text that reads back as `value`: 2, 0.5, 1e-08, inf, nan."""
+    value = float(value)
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value.is_integer() and abs(value) < 1e16:
+        return str(int(value)) if value != 0 or math.copysign(1, value) > 0 else "-0"
+    return repr(value)
+
+
+def _leaf(node: Node) -> tuple[str, int]:
+    if node.op is VARIABLE:
+        return node.attrs[0], ATOM
+    value, name = node.attrs
+    if name is not None:
+        return name, ATOM
+    text = format_number(value)
+    return text, SIGN if text.startswith("-") else ATOM
+
+
+def precedence(node: Node) -> int:
+    """How tightly the text of `node` binds, from the precedence table."""
+    if node.op is CONSTANT or node.op is VARIABLE:
+        return _leaf(node)[1]
+    notation = node.op.printed
+    return ATOM if isinstance(notation, Call) else notation.precedence
+
+
+def _layout(notation, operands: Sequence[tuple[object, int, bool]]) -> list:
+    """The pieces of one operation: strings and operands; `operands` are (operand, binding
+    strength, starts with a minus sign); each operand comes back as (operand, bracketed)."""
+    if isinstance(notation, Call):
+        pieces: list = [f"{notation.name}("]
+        for k, (operand, _, _) in enumerate(operands):
+            pieces += [", "] if k else []
+            pieces.append((operand, False))
+        return pieces + [")"]
+    if isinstance(notation, Prefix):
+        operand, strength, negative = operands[0]
+        return [notation.symbol, (operand, strength < notation.precedence or negative)]
+    (left, left_strength, _), (right, right_strength, _) = operands
+    p = notation.precedence
+    if p == COMPARISON:  # comparisons do not chain: bracket both sides at equal strength
+        left_bracket, right_bracket = left_strength <= p, right_strength <= p
+    elif notation.right_associative:
+        left_bracket = left_strength <= p
+        right_bracket = right_strength < p and not (p == POWER and right_strength == SIGN)
+    else:
+        left_bracket, right_bracket = left_strength < p, right_strength <= p
+    symbol = f" {notation.symbol} " if notation.spaced else notation.symbol
+    return [(left, left_bracket), symbol, (right, right_bracket)]
+
+
+def _operand(node: Node) -> tuple[Node, int, bool]:
+    strength = precedence(node)
+    return node, strength, strength == SIGN
+
+
+def to_text(root: Node) -> str:
+    """The formula of `root`, e.g. 'log(x1) + x1*x2 - sin(x2)'."""
+    out: list[str] = []
+    stack: list = [(root, False)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        node, bracketed = item
+        if node.op is CONSTANT or node.op is VARIABLE:
+            text = _leaf(node)[0]
+            out.append(f"({text})" if bracketed else text)
+            continue
+        pieces = _layout(node.op.printed, [_operand(i) for i in node.inputs])
+        if bracketed:
+            pieces = ["(", *pieces, ")"]
+        stack.extend(reversed(pieces))
+    return "".join(out)
+
+
+def apply_text(node: Node, values: Sequence[float]) -> str:
+    """The operation of `node` applied to numbers, e.g. 'log(-2)' or '1/0'."""
+    operands = []
+    for value in values:
+        text = format_number(value)
+        operands.append((text, SIGN if text.startswith("-") else ATOM, text.startswith("-")))
+    pieces = _layout(node.op.printed, operands)
+    return "".join(p if isinstance(p, str) else (f"({p[0]})" if p[1] else p[0]) for p in pieces)

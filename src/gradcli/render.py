@@ -1,0 +1,74 @@
+"""Rich tables for people at a terminal: the only module that imports rich.
+
+Machine formats (json, plain) never come through here, so no markup can leak into them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from gradcli.catalog import Entry
+from gradcli.report import EvalResult, GradResult
+
+
+def _number(value) -> Text:
+    if value is None:
+        return Text("None", style="dim")
+    if hasattr(value, "shape") and getattr(value, "ndim", 0):
+        return Text(f"array{tuple(value.shape)}")
+    return Text(repr(float(value)), style="bold")
+
+
+def _point(point: dict) -> str:
+    return ", ".join(f"{k}={float(v)!r}" if not getattr(v, "ndim", 0) else f"{k}=array"
+                     for k, v in point.items()) or "(no variables)"
+
+
+def results_table(results: Sequence[EvalResult], console: Console) -> None:
+    """One row per point: the point, the value, and ∂f/∂v for each variable asked for."""
+    first = results[0]
+    table = Table(title=Text(first.expression, style="bold"), box=box.SIMPLE_HEAVY,
+                  title_justify="left")
+    table.add_column("point", style="cyan")
+    table.add_column("value", justify="right")
+    names = list(first.gradient) if isinstance(first, GradResult) else []
+    for name in names:
+        table.add_column(f"∂/∂{name}", justify="right")
+    for result in results:
+        row = [Text(_point(result.point)), _number(result.value)]
+        for name in names:
+            value = result.gradient[name]
+            cell = _number(value)
+            if name in result.unconnected:
+                cell = Text("None" if value is None else repr(float(value)), style="dim")
+                cell.append(" (unconnected)", style="dim italic")
+            row.append(cell)
+        table.add_row(*row)
+    console.print(table)
+
+
+def functions_table(entries: Sequence[Entry], console: Console) -> None:
+    table = Table(box=box.SIMPLE_HEAVY, title="gradcli functions", title_justify="left")
+    table.add_column("family", style="dim")
+    table.add_column("function", style="bold cyan")
+    table.add_column("aliases")
+    table.add_column("derivative")
+    table.add_column("note", style="dim")
+    family = None
+    for entry in entries:
+        f = entry.function
+        rules = [f"∂/∂{p} = {rule}" if rule is not None else f"∂/∂{p}: no gradient"
+                 for p, rule in entry.derivatives.items()]
+        table.add_row(f.family if f.family != family else "", f.signature, " ".join(f.aliases),
+                      "\n".join(rules), f.note)
+        family = f.family
+    console.print(table)
+
+
+def console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)

@@ -1,0 +1,90 @@
+"""Results and their stable forms: the JSON object of the output contract, and plain lines.
+
+The JSON keys and their order are a contract (scripts and CI read them):
+    {"expression", "point", "value", "gradient", "unconnected"[, "warnings"]}
+Numbers are written with repr precision; a non-finite number is written as the string "nan",
+"inf" or "-inf" (strict JSON has no such numbers), with a warning saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def _jsonable(value, path: str, notes: list[str]):
+    """float or nested lists of floats; non-finite numbers become strings, noted in `notes`."""
+    if value is None:
+        return None
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim:
+        items = [_jsonable(item, f"{path}[{k}]", notes) for k, item in enumerate(array)]
+        return items
+    number = float(array)
+    if math.isfinite(number):
+        return number
+    text = "nan" if math.isnan(number) else ("inf" if number > 0 else "-inf")
+    notes.append(f"{path} is {text}, written as the string \"{text}\"")
+    return text
+
+
+def _plain(value) -> str:
+    if value is None:
+        return "None"
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim:
+        return "[" + ", ".join(_plain(item) for item in array) + "]"
+    return repr(float(array))
+
+
+@dataclass
+class EvalResult:
+    expression: str
+    point: dict[str, object]
+    value: object
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """The JSON object of the output contract (strict JSON: no nan or inf numbers)."""
+        notes: list[str] = []
+        out = self._fields(notes)
+        if self.warnings or notes:
+            out["warnings"] = self.warnings + notes
+        return out
+
+    def _fields(self, notes: list[str]) -> dict:
+        return {"expression": self.expression,
+                "point": {k: _jsonable(v, k, notes) for k, v in self.point.items()},
+                "value": _jsonable(self.value, "value", notes)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False)
+
+    def to_plain(self) -> str:
+        return _plain(self.value)
+
+
+@dataclass
+class GradResult(EvalResult):
+    """Value and gradient at one point (or elementwise over arrays of points).
+
+    `gradient` maps each variable asked for, in that order, to its value, or to None where it is
+    unconnected and the mode is 'none'; `unconnected` lists the unconnected variables whatever
+    the mode.
+    """
+
+    gradient: dict[str, object] = field(default_factory=dict)
+    unconnected: list[str] = field(default_factory=list)
+
+    def _fields(self, notes: list[str]) -> dict:
+        out = super()._fields(notes)
+        out["gradient"] = {k: _jsonable(v, f"gradient[{k}]", notes)
+                           for k, v in self.gradient.items()}
+        out["unconnected"] = list(self.unconnected)
+        return out
+
+    def to_plain(self) -> str:
+        return " ".join(_plain(v) for v in self.gradient.values())
