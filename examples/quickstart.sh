@@ -1,0 +1,39 @@
+#!/usr/bin/env sh
+# A tour of gradcli on the examples of the reference documents (examples/seeds.json).
+# Run from anywhere after `python3 -m pip install .`; every command here exits 0 except where noted.
+set -u
+
+run() {
+    printf '\n$ %s\n' "$*"
+    "$@"
+}
+
+# The chain rule: value and gradient of x**2*sin(x) at 2 (a table on a terminal).
+run gradcli grad "x**2*sin(x)" --at x=2
+
+# Baydin et al.'s example, as JSON for scripts.
+run gradcli grad "log(x1) + x1*x2 - sin(x2)" --at x1=2,x2=5 --format json
+
+# z does not reach the output: unconnected, None by default ...
+run gradcli grad "x + y" --at x=2,y=4,z=8 --wrt z --format json
+
+# ... or 0.0 when asked, as TensorFlow's UnconnectedGradients.ZERO.
+run gradcli grad "x + y" --at x=2,y=4,z=8 --wrt z --unconnected zero --format plain
+
+# ... or an error, for CI (exit code 1).
+run gradcli grad "x + y" --at x=2,y=4,z=8 --wrt z --unconnected error
+echo "exit code: $? (1: the requirement failed)"
+
+# Values only.
+run gradcli eval "cos(x**3*exp(x))" --at x=1
+
+# Several points at once, values as constant expressions.
+run gradcli grad "sin(x)*cos(y)" --at x=0,y=0 --at x=pi/4,y=pi/3 --format plain
+
+# The expression from standard input.
+printf 'x**2*sin(x)\n' | gradcli grad - --at x=2
+
+# Every function and its derivative rule.
+run gradcli functions --format plain
+
+run python3 -m gradcli --version

@@ -1,0 +1,81 @@
+"""The project's own promises: the README's set-up commands, CI, and the dependency direction."""
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "src" / "gradcli"
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    command = "python3 -m pip install -e '.[test]' && python3 -m pytest"
+    assert command in readme
+    assert [line for line in ci.splitlines() if line and not line.startswith(("#", "set ", "cd "))] \
+        == [command]
+
+
+def test_readme_install_command_names_a_working_example():
+    readme = (ROOT / "README.md").read_text()
+    assert 'python3 -m pip install . && gradcli grad "x**2*sin(x)" --at x=2' in readme
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+MODULES = sorted(p for p in SOURCE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SOURCE)))
+def test_only_the_cli_imports_typer_and_only_the_renderer_imports_rich(path):
+    imports = {name.split(".")[0] for name in _imports(path)}
+    if path.name != "cli.py":
+        assert not imports & {"typer", "click"}
+    if path.name != "render.py":
+        assert "rich" not in imports
+
+
+# The dependency direction: a module may import only modules below it in this order.
+LAYERS = ["errors", "graph", "ops", "functions", "parsing", "evaluation", "autodiff", "printing",
+          "points", "report", "catalog", "api", "render", "cli"]
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SOURCE)))
+def test_dependencies_point_downward(path):
+    relative = path.relative_to(SOURCE)
+    own = relative.parts[0].removesuffix(".py")
+    if own in ("__init__", "__main__"):
+        return
+    assert own in LAYERS, f"{own} is not placed in LAYERS"
+    for name in _imports(path):
+        match = re.match(r"gradcli\.(\w+)", name)
+        if match and match.group(1) != own:
+            assert LAYERS.index(match.group(1)) < LAYERS.index(own), f"{own} imports {name}"
+
+
+def test_modules_stay_readable_in_one_sitting():
+    for path in MODULES:
+        assert len(path.read_text().splitlines()) <= 450, path
+
+
+def test_the_command_line_does_not_import_rich_scipy_or_the_parser_for_version():
+    code = ("import sys; from gradcli.cli import app; "
+            "sys.argv = ['gradcli', '--version']\n"
+            "try: app()\nexcept SystemExit: pass\n"
+            "print(sorted(m for m in ('rich', 'scipy', 'lark', 'mpmath') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "scipy" not in out.stdout and "mpmath" not in out.stdout
