@@ -61,11 +61,11 @@ class Function:
         return self.evaluate(_merge(at, values)).value
 
     def evaluate(self, at: Mapping[str, object]) -> EvalResult:
-        point, shape = _broadcast_point(at)
+        given, point, shape = _read_point(at)
         values = self._run([self.output], point)
         value = _shaped(values[self.output.index], shape)
         warnings = _warnings([self.output], values, "")
-        return EvalResult(self.text, _as_given(at), value, warnings)
+        return EvalResult(self.text, given, value, warnings)
 
     # differentiation
 
@@ -96,8 +96,7 @@ class Function:
         if unconnected not in UNCONNECTED_MODES:
             raise UsageError(f"unconnected must be one of {', '.join(UNCONNECTED_MODES)}, "
                              f"not {unconnected!r}")
-        given = _merge(at, values)
-        point, shape = _broadcast_point(given)
+        given, point, shape = _read_point(_merge(at, values))
         names = list(self.variables if wrt is None else wrt)
         nodes = {name: self.gradient_node(name) for name in names}
         connected = [node for node in nodes.values() if node is not UNCONNECTED]
@@ -117,7 +116,7 @@ class Function:
         warnings = _warnings([self.output], values_, "")
         warnings += _warnings(connected, values_, " in the gradient", skip=warnings)
         value = _shaped(values_[self.output.index], shape)
-        return GradResult(self.text, _as_given(given), value, warnings, gradient, missing)
+        return GradResult(self.text, given, value, warnings, gradient, missing)
 
     # helpers
 
@@ -166,29 +165,26 @@ def _merge(at: Mapping[str, object] | None, values: Mapping[str, object]) -> dic
     return merged
 
 
-def _broadcast_point(at: Mapping[str, object]) -> tuple[dict[str, object], tuple[int, ...]]:
-    """Point values as float64, arrays broadcast to one shape: arrays are sets of points."""
-    arrays = {}
+def _read_point(at: Mapping[str, object]) -> tuple[dict, dict, tuple[int, ...]]:
+    """(the point as given, as float64; the point broadcast to one shape; that shape).
+
+    Arrays are sets of points: they are broadcast against each other and evaluated elementwise.
+    """
+    given: dict[str, object] = {}
     for name, value in at.items():
         try:
-            arrays[name] = np.asarray(value, dtype=np.float64)
+            array = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):
             raise PointError(f"the value of '{name}' is not a number: {value!r}") from None
+        given[name] = float(array) if array.ndim == 0 else array
     try:
-        shape = np.broadcast_shapes(*(a.shape for a in arrays.values())) if arrays else ()
+        shape = np.broadcast_shapes(*(np.shape(v) for v in given.values())) if given else ()
     except ValueError:
-        shapes = ", ".join(f"{n}: {a.shape}" for n, a in arrays.items())
+        shapes = ", ".join(f"{n}: {np.shape(v)}" for n, v in given.items())
         raise PointError(f"the arrays of points have shapes that do not broadcast ({shapes})") \
             from None
-    point = {name: (float(a) if not shape else np.broadcast_to(a, shape))
-             for name, a in arrays.items()}
-    return point, shape
-
-
-def _as_given(at: Mapping[str, object]) -> dict[str, object]:
-    """The point as the caller gave it, as float64 (arrays unbroadcast), for the result."""
-    return {name: (float(a) if a.ndim == 0 else a)
-            for name, a in ((n, np.asarray(v, dtype=np.float64)) for n, v in at.items())}
+    point = given if not shape else {n: np.broadcast_to(v, shape) for n, v in given.items()}
+    return given, point, shape
 
 
 def _shaped(value, shape: tuple[int, ...]):

@@ -78,7 +78,9 @@ def caret_excerpt(text: str, line: int, column: int, width: int = 72) -> str:
     start = 0
     if len(row) > width:
         start = max(0, min(col - width // 2, len(row) - width))
-    shown = row[start:start + width].replace("\t", " ")
+    # one character per column, so that the caret stays under its column
+    shown = "".join(c if c.isprintable() else " " if c == "\t" else "?"
+                    for c in row[start:start + width])
     prefix = "…" if start > 0 else ""
     suffix = "…" if start + width < len(row) else ""
     where = f"line {line}, " if len(lines) > 1 else ""

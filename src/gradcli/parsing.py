@@ -8,6 +8,7 @@ wrong; unknown names and wrong calls are reported at the token that caused them.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,18 +145,18 @@ class _Builder(Transformer):
         given: list[Node | None] = [None] * n
         positional = [a for a in arguments if not isinstance(a, _Keyword)]
         keywords = [a for a in arguments if isinstance(a, _Keyword)]
-        usage = f"usage: {entry.signature}"
+        usage = f" (usage: {entry.signature})"
         if len(positional) > n:
-            raise self._error(ArityError, f"{entry.name} takes {_count(n)}, got {len(positional)}; "
+            raise self._error(ArityError, f"{entry.name} takes {_count(n)}, got {len(positional)}"
                               f"{usage}", token)
         given[:len(positional)] = positional
         for keyword in keywords:
             if keyword.name not in entry.params:
                 raise self._error(ArityError, f"{entry.name} has no argument '{keyword.name}'"
-                                  f"{suggest(keyword.name, entry.params)}; {usage}", keyword.token)
+                                  f"{usage}{suggest(keyword.name, entry.params)}", keyword.token)
             index = entry.params.index(keyword.name)
             if given[index] is not None:
-                raise self._error(ArityError, f"{entry.name} got '{keyword.name}' twice; {usage}",
+                raise self._error(ArityError, f"{entry.name} got '{keyword.name}' twice{usage}",
                                   keyword.token)
             given[index] = keyword.value
         for index, default in enumerate(entry.defaults):
@@ -163,7 +164,7 @@ class _Builder(Transformer):
                 if default is REQUIRED:
                     got = len(positional) + len(keywords)
                     raise self._error(ArityError, f"{entry.name} needs {_count(entry.required)}, "
-                                      f"got {got}; {usage}", token)
+                                      f"got {got}{usage}", token)
                 if default is not OMITTED:
                     given[index] = ops.literal(self.graph, default)
         while given and given[-1] is None:
@@ -296,6 +297,10 @@ def _describe(error: UnexpectedInput, text: str, source: str) -> ParseError:
         if any(symbol in before for symbol in ("<", ">", "==", "!=")):
             return at("syntax error: comparisons cannot be chained (a < b < c); "
                       "compare two values at a time", offset)
+    function = re.search(r"(\w+)$", before)
+    if token.type in ("NAME", "NUMBER") and function and function.group(1) in BY_NAME:
+        name = function.group(1)
+        return at(f"syntax error: '{name}' is a function: write {name}({token.value})", offset)
     if token.type in ("NAME", "NUMBER", "LPAR") and previous:
         if (previous.isdigit() or previous in ".)") and token.type != "NUMBER":
             return at("syntax error: implicit multiplication is ambiguous after '/' and in an "

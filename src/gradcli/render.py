@@ -53,20 +53,27 @@ def results_table(results: Sequence[EvalResult], console: Console) -> None:
 
 
 def functions_table(entries: Sequence[Entry], console: Console) -> None:
+    """Functions by family: signature and aliases, each partial derivative, a note."""
     table = Table(box=box.SIMPLE_HEAVY, title="gradcli functions", title_justify="left")
-    table.add_column("family", style="dim")
-    table.add_column("function", style="bold cyan")
-    table.add_column("aliases")
-    table.add_column("derivative")
-    table.add_column("note", style="dim")
+    table.add_column("function", style="bold cyan", no_wrap=True)
+    table.add_column("derivative", overflow="fold")
+    table.add_column("note", style="dim", overflow="fold")
     family = None
     for entry in entries:
         f = entry.function
-        rules = [f"∂/∂{p} = {rule}" if rule is not None else f"∂/∂{p}: no gradient"
-                 for p, rule in entry.derivatives.items()]
-        table.add_row(f.family if f.family != family else "", f.signature, " ".join(f.aliases),
-                      "\n".join(rules), f.note)
-        family = f.family
+        if f.family != family:
+            family = f.family
+            table.add_row(Text(family, style="bold magenta"), "", "", end_section=False)
+        name = Text(f.signature)
+        if f.aliases:
+            name.append("\n" + " ".join(f.aliases), style="dim")
+        rules = Text()
+        for k, (param, rule) in enumerate(entry.derivatives.items()):
+            rules.append("\n" if k else "")
+            rules.append(f"∂/∂{param} ", style="dim")
+            rules.append(rule if rule is not None else "no gradient",
+                         style="" if rule is not None else "dim italic")
+        table.add_row(name, rules, f.note)
     console.print(table)
 
 
