@@ -82,8 +82,9 @@ def backward(output: Node, wrt: Sequence[Node], seed: Node | None = None) -> Bac
             active[node.index] = 1
     for index in range(top + 1):
         node = nodes[index]
+        rules = node.op.vjps
         if not active[index] and any(
-            active[arg.index] and rule is not None for arg, rule in zip(node.inputs, node.op.vjps)
+            active[arg.index] and rules[k] is not None for k, arg in enumerate(node.inputs)
         ):
             active[index] = 1
 
@@ -99,7 +100,7 @@ def backward(output: Node, wrt: Sequence[Node], seed: Node | None = None) -> Bac
         if g is None:
             continue
         node = nodes[index]
-        for k, (arg, rule) in enumerate(zip(node.inputs, node.op.vjps)):
+        for k, (arg, rule) in enumerate(zip(node.inputs, node.op.vjps, strict=False)):
             if rule is None or not active[arg.index]:
                 continue
             contribution = rule(g, node, *node.inputs)

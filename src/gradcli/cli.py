@@ -10,7 +10,7 @@ import enum
 import sys
 from collections.abc import Callable
 from functools import wraps
-from typing import Annotated, Optional
+from typing import Annotated
 
 import click
 import typer
@@ -90,7 +90,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: Annotated[Optional[bool], typer.Option(  # noqa: UP007 - typer needs Optional here
+    version: Annotated[bool | None, typer.Option(  # noqa: UP007 - typer needs Optional here
         "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = None,
 ) -> None:
     """gradcli: value, gradient and gradient checks of expressions."""
@@ -118,9 +118,9 @@ FORMAT_HELP = "Output format: table (default on a terminal), json (one object pe
               "line) or plain (default otherwise)."
 
 ExpressionArg = Annotated[str, typer.Argument(help=EXPRESSION_HELP, show_default=False)]
-AtOption = Annotated[Optional[list[str]], typer.Option("--at", help=AT_HELP,  # noqa: UP007
+AtOption = Annotated[list[str] | None, typer.Option("--at", help=AT_HELP,  # noqa: UP007
                                                         show_default=False)]
-FormatOption = Annotated[Optional[Format], typer.Option("--format", help=FORMAT_HELP,  # noqa: UP007
+FormatOption = Annotated[Format | None, typer.Option("--format", help=FORMAT_HELP,  # noqa: UP007
                                                          show_default=False)]
 
 
@@ -160,7 +160,7 @@ def _emit(results: list, fmt: Format) -> None:
 def grad(
     expression: ExpressionArg,
     at: AtOption = None,
-    wrt: Annotated[Optional[str], typer.Option(  # noqa: UP007
+    wrt: Annotated[str | None, typer.Option(  # noqa: UP007
         "--wrt", help="Variables to differentiate by, comma-separated (default: every variable "
                       "of the expression, in order of appearance).", show_default=False)] = None,
     unconnected: Annotated[Unconnected, typer.Option(

@@ -33,7 +33,7 @@ class Function:
     @property
     def signature(self) -> str:
         parts = []
-        for param, default in zip(self.params, self.defaults):
+        for param, default in zip(self.params, self.defaults, strict=False):
             if default is REQUIRED:
                 parts.append(param)
             elif default is OMITTED:

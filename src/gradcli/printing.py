@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 
 from gradcli.graph import Node
-from gradcli.ops.core import ATOM, COMPARISON, CONSTANT, POWER, SIGN, VARIABLE, Call, Infix, Prefix
+from gradcli.ops.core import ATOM, COMPARISON, CONSTANT, POWER, SIGN, VARIABLE, Call, Prefix
 
 
 def format_number(value: float) -> str:
