@@ -100,7 +100,7 @@ def backward(output: Node, wrt: Sequence[Node], seed: Node | None = None) -> Bac
         if g is None:
             continue
         node = nodes[index]
-        for k, (arg, rule) in enumerate(zip(node.inputs, node.op.vjps, strict=False)):
+        for k, (arg, rule) in enumerate(zip(node.inputs, node.op.vjps, strict=True)):
             if rule is None or not active[arg.index]:
                 continue
             contribution = rule(g, node, *node.inputs)

@@ -29,12 +29,12 @@ class Entry:
 def derivative_rules(function: Function) -> dict[str, str | None]:
     """∂f/∂p for each parameter p the function is called with (optional ones left out)."""
     graph = Graph()
-    params = [p for p, d in zip(function.params, function.defaults, strict=False) if d is not OMITTED]
+    params = [p for p, d in zip(function.params, function.defaults, strict=True) if d is not OMITTED]
     args = [variable(graph, p) for p in params]
     output = function.build(*args)
     result = backward(output, args)
     rules: dict[str, str | None] = {}
-    for param, arg in zip(params, args, strict=False):
+    for param, arg in zip(params, args, strict=True):
         node = result.gradient(arg)
         rules[param] = None if node is UNCONNECTED else to_text(node)
     return rules

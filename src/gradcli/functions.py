@@ -33,7 +33,7 @@ class Function:
     @property
     def signature(self) -> str:
         parts = []
-        for param, default in zip(self.params, self.defaults, strict=False):
+        for param, default in zip(self.params, self.defaults, strict=True):
             if default is REQUIRED:
                 parts.append(param)
             elif default is OMITTED:
