@@ -1,4 +1,4 @@
-"""Trigonometric, hyperbolic, exponential and logarithmic functions, roots.
+"""Trigonometric, hyperbolic, exponential and logarithmic functions (with sigmoid), roots.
 
 Each rule is the textbook derivative, written where it matters in the form that stays accurate
 in floating point: 1 - x**2 as (1 - x)*(1 + x) near |x| = 1, sqrt(x**2 + 1) as hypot(x, 1).
@@ -60,10 +60,26 @@ log10 = _unary("log10", np.log10, lambda g, ans, x: g / (x * _log_of(x, 10.0)),
 log1p = _unary("log1p", np.log1p, lambda g, ans, x: g / (1 + x), "d/dx log(1 + x) = 1/(1 + x)")
 logaddexp = Primitive(
     "logaddexp", np.logaddexp,
-    (lambda g, ans, a, b: g * exp(a - ans),
-     lambda g, ans, a, b: g * exp(b - ans)),
+    # d/da = exp(a)/(exp(a) + exp(b)) = sigmoid(a - b): no overflow, and its own derivative
+    # (through sigmoid's rule) keeps full precision where the weights are near 0 or 1
+    (lambda g, ans, a, b: g * sigmoid(a - b),
+     lambda g, ans, a, b: g * sigmoid(b - a)),
     commutative=True, analytic=False,
-    doc="log(exp(a) + exp(b)); d/da = exp(a - logaddexp(a, b)), which cannot overflow",
+    doc="log(exp(a) + exp(b)); d/da = sigmoid(a - b)",
+)
+
+
+def _sigmoid(x):
+    """1/(1 + exp(-x)), evaluated on the side where exp cannot overflow."""
+    x = np.asarray(x, dtype=np.float64)
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + z), z / (1 + z))[()]
+
+
+sigmoid = Primitive(
+    # sigmoid(-x), not 1 - sigmoid(x): the latter is all rounding once sigmoid(x) is near 1
+    "sigmoid", _sigmoid, (lambda g, ans, x: g * ans * sigmoid(-x),),
+    doc="1/(1 + exp(-x)); d/dx = sigmoid(x)*sigmoid(-x)",
 )
 
 # roots

@@ -13,7 +13,7 @@ import numpy as np
 
 from gradcli.ops.arithmetic import eq, gt, lt, where
 from gradcli.ops.core import Primitive
-from gradcli.ops.elementary import exp, expm1
+from gradcli.ops.elementary import exp, expm1, sigmoid
 
 
 def _no_gradient(name: str, forward, doc: str) -> Primitive:
@@ -49,17 +49,6 @@ relu = Primitive(
 )
 
 
-def _sigmoid(x):
-    """1/(1 + exp(-x)), evaluated on the side where exp cannot overflow."""
-    x = np.asarray(x, dtype=np.float64)
-    z = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + z), z / (1 + z))[()]
-
-
-sigmoid = Primitive(
-    "sigmoid", _sigmoid, (lambda g, ans, x: g * ans * (1 - ans),),
-    doc="1/(1 + exp(-x)); d/dx = sigmoid(x)*(1 - sigmoid(x))",
-)
 softplus = Primitive(
     "softplus", lambda x: np.logaddexp(0.0, x), (lambda g, ans, x: g * sigmoid(x),),
     analytic=False, doc="log(1 + exp(x)) without overflow; d/dx = sigmoid(x)",
