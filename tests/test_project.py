@@ -50,7 +50,7 @@ def test_only_the_cli_imports_typer_and_only_the_renderer_imports_rich(path):
 
 
 # The dependency direction: a module may import only modules below it in this order.
-LAYERS = ["errors", "graph", "ops", "functions", "parsing", "evaluation", "autodiff", "printing",
+LAYERS = ["errors", "graph", "ops", "functions", "printing", "parsing", "evaluation", "autodiff",
           "points", "report", "catalog", "api", "render", "cli"]
 
 

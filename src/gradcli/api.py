@@ -17,12 +17,12 @@ import numpy as np
 
 from gradcli.autodiff import UNCONNECTED, Backward, backward
 from gradcli.errors import PointError, UnconnectedError, UsageError, suggest
-from gradcli.evaluation import MissingValue, all_finite, evaluate, nonfinite_sources
-from gradcli.functions import BY_NAME
+from gradcli.evaluation import MissingValue, evaluate, nonfinite_warnings
+from gradcli.functions import BY_NAME, CONSTANTS
 from gradcli.graph import Graph, Node, ancestors
 from gradcli.ops.core import VARIABLE
 from gradcli.parsing import Parsed, parse_expression
-from gradcli.printing import apply_text, format_number, to_text
+from gradcli.printing import to_text
 from gradcli.report import EvalResult, GradResult
 
 UNCONNECTED_MODES = ("none", "zero", "error")
@@ -64,7 +64,7 @@ class Function:
         given, point, shape = _read_point(at)
         values = self._run([self.output], point)
         value = _shaped(values[self.output.index], shape)
-        warnings = _warnings([self.output], values, "")
+        warnings = nonfinite_warnings([self.output], values)
         return EvalResult(self.text, given, value, warnings)
 
     # differentiation
@@ -113,8 +113,8 @@ class Function:
                 gradient[name] = None if unconnected == "none" else _shaped(0.0, shape)
             else:
                 gradient[name] = _shaped(values_[node.index], shape)
-        warnings = _warnings([self.output], values_, "")
-        warnings += _warnings(connected, values_, " in the gradient", skip=warnings)
+        warnings = nonfinite_warnings([self.output], values_)
+        warnings += nonfinite_warnings(connected, values_, " in the gradient", skip=warnings)
         value = _shaped(values_[self.output.index], shape)
         return GradResult(self.text, given, value, warnings, gradient, missing)
 
@@ -129,15 +129,15 @@ class Function:
         except MissingValue as error:
             line, column = self.positions.get(error.name, (1, None))
             known = [n for n in point if n not in self.positions]
-            hint = suggest(error.name, known)
+            hint = suggest(error.name, [*known, *CONSTANTS])
             if not hint:
                 for name in sorted(BY_NAME, key=len, reverse=True):
                     rest = error.name[len(name):]
                     if error.name.startswith(name) and rest:
                         hint = f"; did you mean {name}({rest})?"
                         break
-            raise PointError(f"no value for variable '{error.name}'{hint}; give it with "
-                             f"--at {error.name}=...", self.text, line, column) from None
+            raise PointError(f"no value for variable '{error.name}' (give it with "
+                             f"--at {error.name}=...){hint}", self.text, line, column) from None
 
 
 def parse(text: str) -> Function:
@@ -197,24 +197,3 @@ def _shaped(value, shape: tuple[int, ...]):
 def _names(names: Sequence[str]) -> str:
     quoted = [f"'{n}'" for n in names]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
-
-
-def _short(text: str, width: int = 60) -> str:
-    return text if len(text) <= width else text[:width - 1] + "…"
-
-
-def _warnings(roots: Sequence[Node], values: Mapping[int, object], where: str,
-              skip: Sequence[str] = ()) -> list[str]:
-    """Sentences naming the subexpressions that produced nan or inf, when a root is not finite:
-    'log(x - 3) is nan: log(-2) = nan'."""
-    if all(all_finite(values[root.index]) for root in roots):
-        return []
-    out: list[str] = []
-    for source in nonfinite_sources(roots, values):
-        kind = format_number(source.result)
-        at_points = f" at {source.count} of {source.total} points" if source.total > 1 else ""
-        sentence = (f"{_short(to_text(source.node))} is {kind}{where}{at_points}: "
-                    f"{apply_text(source.node, source.operands)} = {kind}")
-        if sentence not in skip:
-            out.append(sentence)
-    return out

@@ -117,7 +117,8 @@ AT_HELP = ("A point, e.g. x=2,y=pi/4 (values may be constant expressions). Repea
 FORMAT_HELP = "Output format: table (default on a terminal), json (one object per point per "\
               "line) or plain (default otherwise)."
 
-ExpressionArg = Annotated[str, typer.Argument(help=EXPRESSION_HELP, show_default=False)]
+ExpressionArg = Annotated[str, typer.Argument(help=EXPRESSION_HELP, show_default=False,
+                                              metavar="EXPRESSION")]
 AtOption = Annotated[list[str] | None, typer.Option("--at", help=AT_HELP,  # noqa: UP007
                                                         show_default=False)]
 FormatOption = Annotated[Format | None, typer.Option("--format", help=FORMAT_HELP,  # noqa: UP007
@@ -125,13 +126,23 @@ FormatOption = Annotated[Format | None, typer.Option("--format", help=FORMAT_HEL
 
 
 def _read_expression(text: str) -> str:
-    return sys.stdin.read() if text == "-" else text
+    """The expression, or standard input for '-' (without its final newline)."""
+    return sys.stdin.read().strip() if text == "-" else text
 
 
-def _points(texts: list[str] | None) -> list[dict[str, float]]:
+def _at_each_point(texts: list[str] | None, compute: Callable) -> list:
+    """compute(point) at each --at point (one empty point if there is none), with the
+    warnings of the point's own values put first among the result's warnings."""
     from gradcli.points import read_point
 
-    return [read_point(text) for text in texts] if texts else [{}]
+    results = []
+    for text in texts or [None]:
+        notes: list[str] = []
+        point = read_point(text, notes) if text is not None else {}
+        result = compute(point)
+        result.warnings[:0] = notes
+        results.append(result)
+    return results
 
 
 def _format(chosen: Format | None) -> Format:
@@ -176,8 +187,8 @@ def grad(
 
     function = parse(_read_expression(expression))
     names = [n.strip() for n in wrt.split(",") if n.strip()] if wrt is not None else None
-    results = [function.grad(point, wrt=names, unconnected=unconnected.value)
-               for point in _points(at)]
+    results = _at_each_point(
+        at, lambda point: function.grad(point, wrt=names, unconnected=unconnected.value))
     _emit(results, _format(format))
 
 
@@ -191,7 +202,7 @@ def eval_(expression: ExpressionArg, at: AtOption = None, format: FormatOption =
     from gradcli.api import parse
 
     function = parse(_read_expression(expression))
-    _emit([function.evaluate(point) for point in _points(at)], _format(format))
+    _emit(_at_each_point(at, function.evaluate), _format(format))
 
 
 @app.command()

@@ -16,6 +16,7 @@ import numpy as np
 from gradcli.errors import PointError
 from gradcli.graph import Node, ancestors
 from gradcli.ops.core import CONSTANT, VARIABLE
+from gradcli.printing import apply_text, format_number, to_text
 
 
 class MissingValue(PointError):
@@ -81,3 +82,24 @@ def nonfinite_sources(roots: Sequence[Node], values: Mapping[int, np.ndarray],
             if len(found) == limit:
                 break
     return found
+
+
+def _short(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def nonfinite_warnings(roots: Sequence[Node], values: Mapping[int, np.ndarray], where: str = "",
+                       skip: Sequence[str] = ()) -> list[str]:
+    """Sentences naming the subexpressions that produced nan or inf, when a root is not finite:
+    'log(x - 3) is nan: log(-2) = nan'. `where` is said after the kind (' in the gradient')."""
+    if all(all_finite(values[root.index]) for root in roots):
+        return []
+    out: list[str] = []
+    for source in nonfinite_sources(roots, values):
+        kind = format_number(source.result)
+        at_points = f" at {source.count} of {source.total} points" if source.total > 1 else ""
+        sentence = (f"{_short(to_text(source.node))} is {kind}{where}{at_points}: "
+                    f"{apply_text(source.node, source.operands)} = {kind}")
+        if sentence not in skip:
+            out.append(sentence)
+    return out

@@ -275,8 +275,8 @@ def _describe(error: UnexpectedInput, text: str, source: str) -> ParseError:
     assert isinstance(error, UnexpectedToken)
     token = error.token
     expected = sorted({_TERMINALS.get(name, f"'{name.lower()}'") for name in error.expected})
-    expecting = "expected " + (expected[0] if len(expected) == 1 else
-                               "one of " + ", ".join(expected))
+    expecting = ("; expected " + (expected[0] if len(expected) == 1 else
+                                  "one of " + ", ".join(expected))) if expected else ""
     if token.type == "$END":
         end = len(text.rstrip())
         opened = _unclosed(text)
@@ -285,7 +285,7 @@ def _describe(error: UnexpectedInput, text: str, source: str) -> ParseError:
             where = f"line {line}, column {column}" if "\n" in text else f"column {column}"
             return at(f"syntax error: unexpected end of input: the '(' at {where} is never closed",
                       end)
-        return at(f"syntax error: unexpected end of input; {expecting}", end)
+        return at(f"syntax error: unexpected end of input{expecting}", end)
 
     offset = token.start_pos
     before = text[:offset].rstrip()
@@ -310,4 +310,7 @@ def _describe(error: UnexpectedInput, text: str, source: str) -> ParseError:
                       offset)
     if token.type == "EQUAL":
         return at("syntax error: unexpected '='; to compare, write '=='", offset)
-    return at(f"syntax error: unexpected {word}; {expecting}", offset)
+    if token.type == "COMMA" and source == "expression" and _unclosed(text[:offset]) is None:
+        return at("syntax error: unexpected ',' outside a call: one expression at a time "
+                  "(points are given with --at x=1,y=2)", offset)
+    return at(f"syntax error: unexpected {word}{expecting}", offset)

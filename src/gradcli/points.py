@@ -5,13 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from gradcli.errors import PointError
-from gradcli.evaluation import evaluate
+from gradcli.evaluation import evaluate, nonfinite_warnings
 from gradcli.functions import BY_NAME, CONSTANTS
 from gradcli.parsing import parse_point
 
 
-def read_point(text: str) -> dict[str, float]:
-    """The values of one point, in the order given: 'x=2,y=3' -> {'x': 2.0, 'y': 3.0}."""
+def read_point(text: str, warnings: list[str] | None = None) -> dict[str, float]:
+    """The values of one point, in the order given: 'x=2,y=3' -> {'x': 2.0, 'y': 3.0}.
+
+    A value that comes out nan or inf from finite numbers (x=log(-1)) is kept, and a sentence
+    saying where it came from is appended to `warnings`.
+    """
     bindings, used = parse_point(text)
     if used:
         name, (line, column) = next(iter(used.items()))
@@ -28,6 +32,9 @@ def read_point(text: str) -> dict[str, float]:
             raise PointError(f"'{binding.name}' is a function and cannot be given a value", **where)
         if binding.name in point:
             raise PointError(f"'{binding.name}' is given twice in one point", **where)
-        value = evaluate([binding.value], {})[binding.value.index]
-        point[binding.name] = float(np.float64(value))
+        values = evaluate([binding.value], {})
+        if warnings is not None:
+            warnings += [f"--at {binding.name}: {sentence}"
+                         for sentence in nonfinite_warnings([binding.value], values)]
+        point[binding.name] = float(np.float64(values[binding.value.index]))
     return point

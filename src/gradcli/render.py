@@ -5,6 +5,7 @@ Machine formats (json, plain) never come through here, so no markup can leak int
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from rich import box
@@ -78,4 +79,8 @@ def functions_table(entries: Sequence[Entry], console: Console) -> None:
 
 
 def console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    """A console on stdout (or stderr). With NO_COLOR set, no escape codes at all: no colour,
+    and no bold or dim either, so the text is what a pipe would get, laid out as a table."""
+    plain = bool(os.environ.get("NO_COLOR"))
+    return Console(stderr=stderr, highlight=False, soft_wrap=False,
+                   **({"color_system": None} if plain else {}))
