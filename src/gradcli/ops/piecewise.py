@@ -29,20 +29,19 @@ floor = _no_gradient("floor", np.floor, "no gradient")
 ceil = _no_gradient("ceil", np.ceil, "no gradient")
 round = _no_gradient("round", np.round, "to the nearest integer, halves to even; no gradient")  # noqa: A001
 
-maximum = Primitive(
-    "maximum", np.maximum,
-    (lambda g, ans, a, b: g * (gt(a, b) + 0.5 * eq(a, b)),
-     lambda g, ans, a, b: g * (lt(a, b) + 0.5 * eq(a, b))),
-    commutative=True, analytic=False,
-    doc="the larger of a and b; at a tie the gradient is split 0.5/0.5",
-)
-minimum = Primitive(
-    "minimum", np.minimum,
-    (lambda g, ans, a, b: g * (lt(a, b) + 0.5 * eq(a, b)),
-     lambda g, ans, a, b: g * (gt(a, b) + 0.5 * eq(a, b))),
-    commutative=True, analytic=False,
-    doc="the smaller of a and b; at a tie the gradient is split 0.5/0.5",
-)
+def _extremum(name: str, forward, wins, doc: str) -> Primitive:
+    """max or min: the argument that wins takes the gradient; a tie splits it 0.5/0.5."""
+    return Primitive(
+        name, forward,
+        (lambda g, ans, a, b: g * (wins(a, b) + 0.5 * eq(a, b)),
+         lambda g, ans, a, b: g * (wins(b, a) + 0.5 * eq(a, b))),
+        commutative=True, analytic=False, doc=doc,
+    )
+
+
+maximum = _extremum("maximum", np.maximum, gt, "the larger of a and b; a tie splits the gradient")
+minimum = _extremum("minimum", np.minimum, lt, "the smaller of a and b; a tie splits the gradient")
+
 relu = Primitive(
     "relu", lambda x: np.maximum(x, 0.0), (lambda g, ans, x: g * gt(x, 0.0),), analytic=False,
     doc="max(x, 0); d/dx relu(x) = 1 for x > 0, else 0 (0 at 0)",
