@@ -154,7 +154,7 @@ CASES = [
     Case("unknown-command", ["gradient", "x"], ["gradient"], gradcli_message=False),
 ]
 
-HEADER = re.compile(r"^  at (?:line (\d+), )?column (\d+):$")
+HEADER = re.compile(r"^  (?:in --at, )?at (?:line (\d+), )?column (\d+):$")
 
 
 def _caret(stderr: str) -> tuple[int, str, int]:

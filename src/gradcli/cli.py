@@ -7,6 +7,7 @@ failed (--unconnected error), 2 bad input or usage.
 from __future__ import annotations
 
 import enum
+import json
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -90,7 +91,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: Annotated[bool | None, typer.Option(  # noqa: UP007 - typer needs Optional here
+    version: Annotated[bool | None, typer.Option(
         "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = None,
 ) -> None:
     """gradcli: value, gradient and gradient checks of expressions."""
@@ -119,9 +120,9 @@ FORMAT_HELP = "Output format: table (default on a terminal), json (one object pe
 
 ExpressionArg = Annotated[str, typer.Argument(help=EXPRESSION_HELP, show_default=False,
                                               metavar="EXPRESSION")]
-AtOption = Annotated[list[str] | None, typer.Option("--at", help=AT_HELP,  # noqa: UP007
+AtOption = Annotated[list[str] | None, typer.Option("--at", help=AT_HELP,
                                                         show_default=False)]
-FormatOption = Annotated[Format | None, typer.Option("--format", help=FORMAT_HELP,  # noqa: UP007
+FormatOption = Annotated[Format | None, typer.Option("--format", help=FORMAT_HELP,
                                                          show_default=False)]
 
 
@@ -152,18 +153,25 @@ def _format(chosen: Format | None) -> Format:
 
 
 def _emit(results: list, fmt: Format) -> None:
-    """Results to stdout in the chosen format; their warnings to stderr."""
-    for result in results:
-        warnings = result.to_dict().get("warnings", []) if fmt is Format.json else result.warnings
-        for warning in warnings:
-            print(f"gradcli: warning: {warning}", file=sys.stderr)
+    """Results to stdout in the chosen format; their warnings to stderr (in JSON, also in the
+    objects, with the notes on non-finite numbers written as strings)."""
+    if fmt is Format.json:
+        objects = [result.to_dict() for result in results]
+        warnings = [w for obj in objects for w in obj.get("warnings", [])]
+    else:
+        warnings = [w for result in results for w in result.warnings]
+    for warning in warnings:
+        print(f"gradcli: warning: {warning}", file=sys.stderr)
     if fmt is Format.table:
         from gradcli import render
 
         render.results_table(results, render.console())
-        return
-    for result in results:
-        print(result.to_json() if fmt is Format.json else result.to_plain())
+    elif fmt is Format.json:
+        for obj in objects:
+            print(json.dumps(obj, ensure_ascii=False, allow_nan=False))
+    else:
+        for result in results:
+            print(result.to_plain())
 
 
 @app.command(cls=ExpressionCommand, no_args_is_help=True)
@@ -171,7 +179,7 @@ def _emit(results: list, fmt: Format) -> None:
 def grad(
     expression: ExpressionArg,
     at: AtOption = None,
-    wrt: Annotated[str | None, typer.Option(  # noqa: UP007
+    wrt: Annotated[str | None, typer.Option(
         "--wrt", help="Variables to differentiate by, comma-separated (default: every variable "
                       "of the expression, in order of appearance).", show_default=False)] = None,
     unconnected: Annotated[Unconnected, typer.Option(
@@ -218,8 +226,6 @@ def functions(format: FormatOption = None) -> None:  # noqa: A002
 
         render.functions_table(entries, render.console())
     elif fmt is Format.json:
-        import json
-
         for entry in entries:
             print(json.dumps(entry.to_dict(), ensure_ascii=False))
     else:

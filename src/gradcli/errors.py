@@ -35,7 +35,8 @@ class InputError(GradcliError):
     def __str__(self) -> str:
         if self.text is None or self.column is None:
             return self.message
-        return f"{self.message}\n{caret_excerpt(self.text, self.line, self.column)}"
+        where = "in --at, " if self.source == "point" else ""
+        return f"{self.message}\n{caret_excerpt(self.text, self.line, self.column, where)}"
 
 
 class ParseError(InputError):
@@ -70,8 +71,9 @@ def suggest(name: str, candidates: Iterable[str]) -> str:
     return f"; did you mean '{matches[0]}'?" if matches else ""
 
 
-def caret_excerpt(text: str, line: int, column: int, width: int = 72) -> str:
-    """The line of `text` with a caret under `column`, windowed around it when the line is long."""
+def caret_excerpt(text: str, line: int, column: int, where: str = "", width: int = 72) -> str:
+    """The line of `text` with a caret under `column`, windowed around it when the line is long;
+    `where` names the text when it is not the expression ('in --at, ')."""
     lines = text.split("\n") or [""]
     row = lines[min(max(line, 1), len(lines)) - 1]
     col = max(column, 1) - 1
@@ -83,7 +85,7 @@ def caret_excerpt(text: str, line: int, column: int, width: int = 72) -> str:
                     for c in row[start:start + width])
     prefix = "…" if start > 0 else ""
     suffix = "…" if start + width < len(row) else ""
-    where = f"line {line}, " if len(lines) > 1 else ""
-    header = f"  at {where}column {column}:"
+    place = f"line {line}, column {column}" if len(lines) > 1 else f"column {column}"
+    header = f"  {where}at {place}:"
     pad = " " * (len(prefix) + col - start)
     return f"{header}\n    {prefix}{shown}{suffix}\n    {pad}^"
