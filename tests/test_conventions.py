@@ -107,3 +107,12 @@ def test_domain_errors_are_nan_with_a_warning_naming_the_subexpression():
 def test_no_warning_for_a_nan_in_a_branch_not_taken():
     result = gradcli.grad("where(x > 0, log(x), 0)", at={"x": -1.0})
     assert result.value == 0.0 and result.warnings == []
+
+
+def test_a_wrt_name_that_stands_nowhere_is_unconnected_with_a_warning():
+    result = gradcli.grad("x*y", at={"x": 1, "y": 2}, wrt=["xx", "y"])
+    assert result.gradient == {"xx": None, "y": 1.0}
+    assert result.warnings == ["'xx' is not a variable of the expression (its gradient is "
+                               "unconnected); did you mean 'x'?"]
+    # given in the point (TensorFlow's example): unconnected, and no warning
+    assert gradcli.grad("x + y", at={"x": 2, "y": 4, "z": 8}, wrt=["z"]).warnings == []

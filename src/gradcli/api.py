@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from gradcli.autodiff import UNCONNECTED, Backward, backward
+from gradcli.autodiff import UNCONNECTED, Backward, Unconnected, backward
 from gradcli.errors import PointError, UnconnectedError, UsageError, suggest
 from gradcli.evaluation import MissingValue, evaluate, nonfinite_warnings
 from gradcli.functions import BY_NAME, CONSTANTS
@@ -76,7 +76,7 @@ class Function:
             self._backward = backward(self.output, [node for node in wrt if node is not None])
         return self._backward
 
-    def gradient_node(self, name: str) -> Node | type(UNCONNECTED):
+    def gradient_node(self, name: str) -> Node | Unconnected:
         """The node of ∂f/∂name, or UNCONNECTED when the output has no path to `name`."""
         return self.backward().gradient(self._variable(name))
 
@@ -99,21 +99,26 @@ class Function:
         given, point, shape = _read_point(_merge(at, values))
         names = list(self.variables if wrt is None else wrt)
         nodes = {name: self.gradient_node(name) for name in names}
-        connected = [node for node in nodes.values() if node is not UNCONNECTED]
-        values_ = self._run([self.output, *connected], point)
         missing = [name for name, node in nodes.items() if node is UNCONNECTED]
         if missing and unconnected == "error":
             raise UnconnectedError(
                 f"the gradient of {self.text!r} with respect to {_names(missing)} is unconnected: "
                 f"no path from the output leads to {'it' if len(missing) == 1 else 'them'}"
                 " (or every path goes through an operation with no gradient)")
+        connected = [node for node in nodes.values() if node is not UNCONNECTED]
+        values_ = self._run([self.output, *connected], point)
+        # a name asked for that stands nowhere, neither in the expression nor in the point, is
+        # unconnected like any other, and most likely a typo: say so
+        notes = [f"'{name}' is not a variable of the expression (its gradient is unconnected)"
+                 f"{suggest(name, self.variables)}"
+                 for name in missing if name not in self.positions and name not in given]
         gradient: dict[str, object] = {}
         for name, node in nodes.items():
             if node is UNCONNECTED:
                 gradient[name] = None if unconnected == "none" else _shaped(0.0, shape)
             else:
                 gradient[name] = _shaped(values_[node.index], shape)
-        warnings = nonfinite_warnings([self.output], values_)
+        warnings = notes + nonfinite_warnings([self.output], values_)
         warnings += nonfinite_warnings(connected, values_, " in the gradient", skip=warnings)
         value = _shaped(values_[self.output.index], shape)
         return GradResult(self.text, given, value, warnings, gradient, missing)

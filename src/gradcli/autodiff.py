@@ -20,7 +20,7 @@ from gradcli.graph import Node
 from gradcli.ops.core import literal
 
 
-class _Unconnected:
+class Unconnected:
     """No path from the output: not the same thing as a gradient equal to zero."""
 
     _instance = None
@@ -37,7 +37,7 @@ class _Unconnected:
         return False
 
 
-UNCONNECTED = _Unconnected()
+UNCONNECTED = Unconnected()
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class Backward:
     adjoints: dict[int, Node] = field(default_factory=dict)
     steps: list[Step] = field(default_factory=list)
 
-    def gradient(self, node: Node | None) -> Node | _Unconnected:
+    def gradient(self, node: Node | None) -> Node | Unconnected:
         if node is None:
             return UNCONNECTED
         return self.adjoints.get(node.index, UNCONNECTED)
