@@ -70,15 +70,16 @@ class _Builder(Transformer):
 
     def __init__(self) -> None:
         super().__init__()
-        self.reset("", Graph())
+        self.reset("", Graph(), "expression")
 
-    def reset(self, text: str, graph: Graph) -> None:
+    def reset(self, text: str, graph: Graph, source: str) -> None:
         self.text = text
         self.graph = graph
+        self.source = source
         self.positions: dict[str, tuple[int, int]] = {}
 
     def _error(self, cls, message: str, token: Token):
-        return cls(message, self.text, token.line, token.column)
+        return cls(message, self.text, token.line, token.column, source=self.source)
 
     # leaves
     def number(self, token: Token) -> Node:
@@ -202,14 +203,14 @@ def _run(text: str, start: str, source: str):
     with _lock:
         parser, builder = _get_parser()
         graph = Graph()
-        builder.reset(text, graph)
+        builder.reset(text, graph, source)
         try:
             result = parser.parse(text, start=start)
         except UnexpectedInput as error:
             raise _describe(error, text, source) from None
         finally:
             positions = builder.positions
-            builder.reset("", Graph())
+            builder.reset("", Graph(), "expression")
         return result, graph, positions
 
 
