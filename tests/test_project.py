@@ -79,3 +79,16 @@ def test_the_command_line_does_not_import_rich_scipy_or_the_parser_for_version()
             "print(sorted(m for m in ('rich', 'scipy', 'lark', 'mpmath') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "scipy" not in out.stdout and "mpmath" not in out.stdout
+
+
+def test_every_third_party_import_is_a_declared_dependency():
+    """A module the source imports must be installed by `pip install .` on a fresh machine."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[<>=!~ \[]", spec)[0].lower() for spec in project["dependencies"]}
+    standard = set(sys.stdlib_module_names) | {"gradcli"}
+    for path in MODULES:
+        for name in _imports(path):
+            top = name.split(".")[0]
+            assert top in standard or top in declared, f"{path.name} imports undeclared {top}"

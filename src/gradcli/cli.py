@@ -13,9 +13,8 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Annotated
 
-import click
 import typer
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperOption
 
 from gradcli import __version__
 from gradcli.errors import GradcliError
@@ -37,13 +36,13 @@ class ExpressionCommand(TyperCommand):
     """A command whose argument is an expression that may start with a minus sign.
 
     `gradcli grad "-x**2" --at x=1` must not read "-x**2" as options: any word that starts with a
-    single '-' and is not an option's value is moved behind '--', where click takes it as the
+    single '-' and is not an option's value is moved behind '--', where it is taken as the
     expression. gradcli defines no short options, so no such word can be one.
     """
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
         takes_value = {
-            name for param in self.params if isinstance(param, click.Option) and not param.is_flag
+            name for param in self.params if isinstance(param, TyperOption) and not param.is_flag
             for name in param.opts
         }
         kept: list[str] = []
