@@ -50,8 +50,8 @@ def test_only_the_cli_imports_typer_and_only_the_renderer_imports_rich(path):
 
 
 # The dependency direction: a module may import only modules below it in this order.
-LAYERS = ["errors", "graph", "ops", "functions", "printing", "parsing", "evaluation", "autodiff",
-          "points", "report", "catalog", "api", "render", "cli"]
+LAYERS = ["errors", "numeric", "graph", "ops", "functions", "printing", "parsing", "evaluation",
+          "autodiff", "points", "report", "catalog", "api", "checking", "render", "cli"]
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SOURCE)))
@@ -92,3 +92,18 @@ def test_every_third_party_import_is_a_declared_dependency():
         for name in _imports(path):
             top = name.split(".")[0]
             assert top in standard or top in declared, f"{path.name} imports undeclared {top}"
+
+
+def test_the_api_names_are_not_shadowed_by_submodules():
+    """`gradcli.check` must stay the function even after gradcli.checking and friends load."""
+    import importlib
+    import types
+
+    import gradcli
+
+    for path in MODULES:
+        relative = path.relative_to(SOURCE).with_suffix("")
+        if relative.name not in ("__main__",):
+            importlib.import_module(".".join(["gradcli", *relative.parts]).removesuffix(".__init__"))
+    for name in gradcli.__all__:
+        assert not isinstance(getattr(gradcli, name), types.ModuleType), name

@@ -9,7 +9,7 @@ The API is imported on first use, so `import gradcli` (and the command line) sta
 
 __version__ = "0.1.0"
 
-__all__ = ["Function", "parse", "grad", "evaluate", "GradcliError", "__version__"]
+__all__ = ["Function", "parse", "grad", "evaluate", "check", "GradcliError", "__version__"]
 
 
 def __getattr__(name: str):
@@ -17,6 +17,10 @@ def __getattr__(name: str):
         from gradcli import api
 
         return getattr(api, name)
+    if name == "check":
+        from gradcli.checking import check
+
+        return check
     if name == "evaluate":
         from gradcli.api import evaluate_at
 

@@ -17,7 +17,7 @@ import typer
 from typer.core import TyperCommand, TyperOption
 
 from gradcli import __version__
-from gradcli.errors import GradcliError
+from gradcli.errors import GradcliError, UsageError
 
 
 class Format(str, enum.Enum):
@@ -210,6 +210,72 @@ def eval_(expression: ExpressionArg, at: AtOption = None, format: FormatOption =
 
     function = parse(_read_expression(expression))
     _emit(_at_each_point(at, function.evaluate), _format(format))
+
+
+class Method(str, enum.Enum):
+    ridders = "ridders"
+    central = "central"
+    complex = "complex"
+
+
+@app.command(cls=ExpressionCommand, no_args_is_help=True)
+@_errors_to_exit_codes
+def check(
+    expression: ExpressionArg,
+    at: AtOption = None,
+    wrt: Annotated[str | None, typer.Option(
+        "--wrt", help="Variables to check, comma-separated (default: those of --grad, else "
+                      "every variable).", show_default=False)] = None,
+    method: Annotated[Method, typer.Option(
+        "--method", help="The reference: ridders (extrapolated central differences, with an "
+                         "error estimate), central (one central difference), complex (the "
+                         "complex step, for analytic functions).")] = Method.ridders,
+    rtol: Annotated[float | None, typer.Option(
+        "--rtol", help="Relative tolerance (default per method: ridders 1e-9, central 1e-6, "
+                       "complex 1e-12).", show_default=False)] = None,
+    atol: Annotated[float | None, typer.Option(
+        "--atol", help="Absolute tolerance (default per method: ridders 1e-12, central 1e-9, "
+                       "complex 1e-15).", show_default=False)] = None,
+    eps: Annotated[float | None, typer.Option(
+        "--eps", help="The step of --method central (default cbrt(eps)*max(1, |x|)).",
+        show_default=False)] = None,
+    grad_: Annotated[str | None, typer.Option(
+        "--grad", help="A claimed gradient to check instead of gradcli's own, e.g. "
+                       "x=1.9726,y=0.5.", show_default=False)] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="A kink fails even where the analytic value is a valid "
+                         "subgradient.")] = False,
+    format: FormatOption = None,  # noqa: A002
+) -> None:
+    """Check the gradient of EXPRESSION at each --at point against a numerical reference.
+
+    Verdicts: pass, fail, inconclusive (the reference cannot decide), kink (a valid subgradient
+    passes), unconnected (confirmed 0). Exit code 0 all pass, 1 any fail, 3 inconclusive.
+
+    Example: gradcli check "x**2*sin(x)" --at x=2 --grad x=1.9726
+    """
+    from gradcli.api import parse
+    from gradcli.checking import check_function
+    from gradcli.points import read_point
+
+    function = parse(_read_expression(expression))
+    claimed = read_point(grad_) if grad_ is not None else None
+    names = [n.strip() for n in wrt.split(",") if n.strip()] if wrt is not None else None
+    if eps is not None and method is not Method.central:
+        raise UsageError("--eps is the step of --method central")
+    reports = _at_each_point(at, lambda point: check_function(
+        function, point, method.value, rtol, atol, claimed, names, strict, eps))
+    fmt = _format(format)
+    if fmt is Format.table:
+        for warning in (w for r in reports for w in r.warnings):
+            print(f"gradcli: warning: {warning}", file=sys.stderr)
+        from gradcli import render
+
+        render.check_tables(reports, render.console())
+    else:
+        _emit(reports, fmt)
+    codes = {report.exit_code for report in reports}
+    raise typer.Exit(1 if 1 in codes else 3 if 3 in codes else 0)
 
 
 @app.command()

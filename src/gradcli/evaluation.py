@@ -27,8 +27,11 @@ class MissingValue(PointError):
         self.name = name
 
 
-def evaluate(roots: Iterable[Node], inputs: Mapping[str, object]) -> dict[int, np.ndarray]:
-    """The value of every node the roots depend on, keyed by node index."""
+def evaluate(roots: Iterable[Node], inputs: Mapping[str, object],
+             dtype=np.float64) -> dict[int, np.ndarray]:
+    """The value of every node the roots depend on, keyed by node index.
+
+    `dtype` is float64; the complex step of the checker evaluates with complex128."""
     values: dict[int, np.ndarray] = {}
     with np.errstate(all="ignore"):
         for node in ancestors(roots):
@@ -39,7 +42,7 @@ def evaluate(roots: Iterable[Node], inputs: Mapping[str, object]) -> dict[int, n
                 name = node.attrs[0]
                 if name not in inputs:
                     raise MissingValue(name)
-                values[node.index] = np.asarray(inputs[name], dtype=np.float64)[()]
+                values[node.index] = np.asarray(inputs[name], dtype=dtype)[()]
             else:
                 values[node.index] = op.forward(*(values[i.index] for i in node.inputs))
     return values

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gradcli.catalog import Entry
+from gradcli.checking import RULE, CheckReport
 from gradcli.report import EvalResult, GradResult
 
 
@@ -76,6 +77,45 @@ def functions_table(entries: Sequence[Entry], console: Console) -> None:
                          style="" if rule is not None else "dim italic")
         table.add_row(name, rules, f.note)
     console.print(table)
+
+
+VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow",
+                 "kink": "green", "unconnected": "green"}
+
+
+def _g(value, digits: int) -> str:
+    return "None" if value is None else f"{float(value):.{digits}g}"
+
+
+def check_tables(reports: Sequence[CheckReport], console: Console) -> None:
+    """Per point, the variables worst first: values, errors, tolerance, verdict; then a summary.
+    Numbers are rounded for reading; --format json has them in full."""
+    for report in reports:
+        table = Table(title=Text(f"{report.expression}   at {_point(report.point)}", style="bold"),
+                      box=box.SIMPLE_HEAVY, title_justify="left")
+        for column in ("var", "autodiff", "reference", "abs err", "rel err", "est. err", "tol",
+                       "verdict"):
+            table.add_column(column, justify="left" if column in ("var", "verdict") else "right")
+        notes = []
+        for r in report.worst():
+            table.add_row(r.variable, _g(r.analytic, 12), _g(r.numeric, 12), _g(r.abs_error, 2),
+                          _g(r.rel_error, 2), _g(r.error_estimate, 2), _g(r.tolerance, 2),
+                          Text(r.verdict, style=VERDICT_STYLE[r.verdict]))
+            if r.note:
+                notes.append(f"{r.variable}: {r.note}")
+        console.print(table)
+        for note in notes:
+            console.print(Text(f"  {note}", style="dim"))
+    verdicts = [r.verdict for r in reports]
+    overall = "fail" if "fail" in verdicts else "inconclusive" if "inconclusive" in verdicts \
+        else "pass"
+    count = sum(len(r.results) for r in reports)
+    summary = Text()
+    summary.append(overall.upper(), style=VERDICT_STYLE[overall])
+    summary.append(f"  {count} derivative{'s' if count != 1 else ''} at {len(reports)} "
+                   f"point{'s' if len(reports) != 1 else ''}, method {reports[0].method}")
+    console.print(summary)
+    console.print(Text(f"  rule: {RULE}", style="dim"))
 
 
 def console(stderr: bool = False) -> Console:

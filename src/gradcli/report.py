@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
-def _jsonable(value, path: str, notes: list[str]):
+def jsonable(value, path: str, notes: list[str]):
     """float or nested lists of floats; non-finite numbers become strings, noted in `notes`."""
     if value is None:
         return None
     array = np.asarray(value, dtype=np.float64)
     if array.ndim:
-        items = [_jsonable(item, f"{path}[{k}]", notes) for k, item in enumerate(array)]
+        items = [jsonable(item, f"{path}[{k}]", notes) for k, item in enumerate(array)]
         return items
     number = float(array)
     if math.isfinite(number):
@@ -57,8 +57,8 @@ class EvalResult:
 
     def _fields(self, notes: list[str]) -> dict:
         return {"expression": self.expression,
-                "point": {k: _jsonable(v, k, notes) for k, v in self.point.items()},
-                "value": _jsonable(self.value, "value", notes)}
+                "point": {k: jsonable(v, k, notes) for k, v in self.point.items()},
+                "value": jsonable(self.value, "value", notes)}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False)
@@ -81,7 +81,7 @@ class GradResult(EvalResult):
 
     def _fields(self, notes: list[str]) -> dict:
         out = super()._fields(notes)
-        out["gradient"] = {k: _jsonable(v, f"gradient[{k}]", notes)
+        out["gradient"] = {k: jsonable(v, f"gradient[{k}]", notes)
                            for k, v in self.gradient.items()}
         out["unconnected"] = list(self.unconnected)
         return out

@@ -61,7 +61,7 @@ class Primitive:
     commutative: bool = False
     folds: bool = False
     simplify: Callable[..., Node | None] | None = None
-    analytic: bool = True
+    analytic: bool = True  # holomorphic, and its forward takes complex numbers (complex step)
     doc: str = field(default="", compare=False)
 
     @property

@@ -79,6 +79,7 @@ def _sigmoid(x):
 sigmoid = Primitive(
     # sigmoid(-x), not 1 - sigmoid(x): the latter is all rounding once sigmoid(x) is near 1
     "sigmoid", _sigmoid, (lambda g, ans, x: g * ans * sigmoid(-x),),
+    analytic=False,  # the stable forward branches on the sign of x: not for complex arguments
     doc="1/(1 + exp(-x)); d/dx = sigmoid(x)*sigmoid(-x)",
 )
 

@@ -1,0 +1,251 @@
+"""Gradient checks: the autodiff gradient (or a claimed one) against a numerical reference.
+
+For each variable the checker computes a reference derivative with its own error estimate, the
+left and right derivatives (to recognise a kink), and gives one verdict:
+
+    pass          |analytic - numeric| <= atol + rtol·max(|analytic|, |numeric|) + 2·estimate,
+                  and the estimate itself is within atol + rtol·max(...)
+    fail          outside that band (or an unconnected variable the function does depend on)
+    inconclusive  inside the band only because the reference's error estimate is wider than the
+                  tolerance: the numbers cannot decide
+    kink          the left and right derivatives differ; the analytic value is between them (a
+                  valid subgradient), which passes unless strict; outside them it is a fail
+    unconnected   no path from the output, and the reference confirms the derivative is 0
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gradcli import numeric
+from gradcli.api import Function, parse
+from gradcli.errors import UsageError
+from gradcli.evaluation import evaluate
+from gradcli.graph import ancestors
+from gradcli.numeric import Estimate
+from gradcli.report import jsonable
+
+METHODS = ("ridders", "central", "complex")
+# Default tolerances per method, relative and absolute: far wider than each method's own error
+# on smooth functions (ridders ~1e-13, central ~1e-10, complex ~1e-16), far tighter than 1e-8.
+TOLERANCES = {"ridders": (1e-9, 1e-12), "central": (1e-6, 1e-9), "complex": (1e-12, 1e-15)}
+SAFETY = 2.0  # how many error estimates widen the band
+RULE = ("pass when |analytic - numeric| <= atol + rtol*max(|analytic|, |numeric|) + 2*estimate "
+        "and estimate <= atol + rtol*max(|analytic|, |numeric|)")
+
+
+@dataclass
+class VariableCheck:
+    variable: str
+    analytic: float | None
+    numeric: float
+    error_estimate: float
+    abs_error: float
+    rel_error: float
+    tolerance: float
+    verdict: str
+    note: str = ""
+    index: None = None
+
+    def to_dict(self, notes: list[str]) -> dict:
+        v = self.variable
+        return {"variable": v, "index": self.index,
+                "analytic": jsonable(self.analytic, f"{v}: analytic", notes),
+                "numeric": jsonable(self.numeric, f"{v}: numeric", notes),
+                "error_estimate": jsonable(self.error_estimate, f"{v}: error_estimate", notes),
+                "abs_error": jsonable(self.abs_error, f"{v}: abs_error", notes),
+                "rel_error": jsonable(self.rel_error, f"{v}: rel_error", notes),
+                "tolerance": jsonable(self.tolerance, f"{v}: tolerance", notes),
+                "verdict": self.verdict, "note": self.note}
+
+
+@dataclass
+class CheckReport:
+    expression: str
+    point: dict[str, float]
+    method: str
+    results: list[VariableCheck]
+    strict: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        verdicts = {r.verdict for r in self.results}
+        if "fail" in verdicts or (self.strict and "kink" in verdicts):
+            return "fail"
+        return "inconclusive" if "inconclusive" in verdicts else "pass"
+
+    @property
+    def exit_code(self) -> int:
+        return {"pass": 0, "fail": 1, "inconclusive": 3}[self.verdict]
+
+    def worst(self) -> list[VariableCheck]:
+        """The results, worst relative error first."""
+        return sorted(self.results, key=lambda r: -_finite_or_inf(r.rel_error))
+
+    def to_dict(self) -> dict:
+        notes: list[str] = []
+        out = {"expression": self.expression,
+               "point": {k: jsonable(v, k, notes) for k, v in self.point.items()},
+               "verdict": self.verdict, "method": self.method,
+               "results": [r.to_dict(notes) for r in self.results]}
+        if self.warnings or notes:
+            out["warnings"] = self.warnings + notes
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False)
+
+    def to_plain(self) -> str:
+        errors = [r.rel_error for r in self.results if r.analytic is not None]
+        worst = max(errors, key=_finite_or_inf) if errors else 0.0
+        return f"{self.verdict} {worst!r}"
+
+
+def _finite_or_inf(x: float) -> float:
+    return x if not math.isnan(x) else math.inf
+
+
+def _along(function: Function, point: Mapping[str, float], name: str, dtype=np.float64):
+    """f as a function of the variable `name` alone, the others held at the point."""
+    output = function.output
+
+    def f(xs: np.ndarray) -> np.ndarray:
+        inputs = dict(point)
+        inputs[name] = xs
+        return evaluate([output], inputs, dtype)[output.index]
+
+    return f
+
+
+def _not_analytic(function: Function, name: str) -> list[str]:
+    """The operations on a path from `name` to the output that the complex step cannot pass."""
+    variable = function._variable(name)
+    if variable is None:
+        return []
+    depends = {variable.index}
+    blocked = []
+    for node in ancestors([function.output]):
+        if any(i.index in depends for i in node.inputs):
+            depends.add(node.index)
+            if not node.op.analytic and node.op.name not in blocked:
+                blocked.append(node.op.name)
+    return blocked
+
+
+def reference(function: Function, point: Mapping[str, float], name: str, method: str,
+              step: float | None = None) -> Estimate:
+    """The numerical derivative of the function by `name` at the point."""
+    x = float(point[name])
+    if method == "ridders":
+        return numeric.ridders(_along(function, point, name), x)
+    if method == "central":
+        return numeric.central(_along(function, point, name), x, step)
+    if method == "complex":
+        blocked = _not_analytic(function, name)
+        if blocked:
+            raise UsageError(f"--method complex needs every operation between '{name}' and the "
+                             f"output to be analytic; {', '.join(blocked)} "
+                             f"{'is' if len(blocked) == 1 else 'are'} not (use --method ridders)")
+        return numeric.complex_step(_along(function, point, name, np.complex128), x)
+    raise UsageError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+
+
+def _compare(name: str, analytic, ref: Estimate, left: Estimate, right: Estimate,
+             rtol: float, atol: float) -> VariableCheck:
+    if analytic is None:  # unconnected
+        d = abs(ref.value)
+        confirmed = math.isfinite(d) and d <= atol + SAFETY * ref.error
+        note = ("no path from the output; the reference confirms the derivative is 0" if confirmed
+                else f"no path from the output, yet the function changes with {name}: the "
+                     f"reference derivative is {ref.value!r}")
+        return VariableCheck(name, None, ref.value, ref.error, d, math.inf if d else 0.0,
+                             atol, "unconnected" if confirmed else "fail", note)
+    a, d = float(analytic), ref.value
+    difference = abs(a - d)
+    scale = max(abs(a), abs(d))
+    relative = difference / scale if scale else 0.0
+    tolerance = atol + rtol * scale
+
+    def result(verdict: str, note: str = "") -> VariableCheck:
+        return VariableCheck(name, a, d, ref.error, difference, relative, tolerance, verdict, note)
+
+    lr_scale = max(abs(left.value), abs(right.value))
+    lr_tolerance = atol + rtol * lr_scale
+    if (math.isfinite(left.value) and math.isfinite(right.value)
+            and abs(left.value - right.value) > lr_tolerance + SAFETY * (left.error + right.error)):
+        low, high = sorted((left.value, right.value))
+        sides = f"left derivative {left.value!r}, right derivative {right.value!r}"
+        if low - lr_tolerance <= a <= high + lr_tolerance:
+            return result("kink", f"not differentiable here ({sides}); the analytic value is a "
+                                  "valid subgradient")
+        return result("fail", f"not differentiable here ({sides}); the analytic value is not "
+                              "between them")
+    # Where the function is not smooth enough for central differences to converge (x*relu(x)
+    # at 0), the one-sided derivatives may still agree closely: they are a reference too.
+    if math.isfinite(left.value) and math.isfinite(right.value):
+        sided = Estimate((left.value + right.value) / 2,
+                         max(left.error, right.error) + abs(left.value - right.value) / 2)
+        if sided.error < ref.error and (difference > tolerance + SAFETY * ref.error
+                                        or ref.error > tolerance):
+            checked = _compare(name, analytic, sided, left, right, rtol, atol)
+            checked.note = "; ".join(filter(None, [
+                "central differences do not converge here; the left and right derivatives "
+                "agree and are the reference", checked.note]))
+            return checked
+    if not math.isfinite(d) or not math.isfinite(a):
+        if a == d:
+            return result("pass", "both infinite")
+        return result("inconclusive", "no finite reference near this point" if not math.isfinite(d)
+                      else "the analytic value is not finite")
+    if difference > tolerance + SAFETY * ref.error:
+        return result("fail", f"off by {relative:.3g} relative; the reference is good to about "
+                              f"{ref.error:.2g}")
+    if ref.error > tolerance:
+        return result("inconclusive", f"the reference's error estimate {ref.error:.2g} is wider "
+                                      f"than the tolerance {tolerance:.2g}")
+    return result("pass")
+
+
+def check_function(function: Function, at: Mapping[str, float], method: str = "ridders",
+                   rtol: float | None = None, atol: float | None = None,
+                   grad: Mapping[str, float] | None = None, wrt: Sequence[str] | None = None,
+                   strict: bool = False, step: float | None = None) -> CheckReport:
+    """Check the gradient of `function` at one point (see the module's docstring)."""
+    if method not in METHODS:
+        raise UsageError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+    default_rtol, default_atol = TOLERANCES[method]
+    rtol = default_rtol if rtol is None else rtol
+    atol = default_atol if atol is None else atol
+    if rtol < 0 or atol < 0:
+        raise UsageError("--rtol and --atol must not be negative")
+    names = list(wrt if wrt is not None else (grad if grad else function.variables))
+    own = function.grad(at, wrt=names)
+    point = dict(own.point)
+    results = []
+    for name in names:
+        if name not in point:
+            raise UsageError(f"'{name}' has no value at the point: give it with --at {name}=...")
+        analytic = grad[name] if grad and name in grad else own.gradient[name]
+        ref = reference(function, point, name, method, step)
+        f = _along(function, point, name)
+        x = float(point[name])
+        left, right = numeric.one_sided(f, x, -1), numeric.one_sided(f, x, +1)
+        checked = _compare(name, analytic, ref, left, right, rtol, atol)
+        if grad and name in grad:
+            checked.note = "; ".join(filter(None, ["claimed gradient", checked.note]))
+        results.append(checked)
+    return CheckReport(function.text, point, method, results, strict, list(own.warnings))
+
+
+def check(text: str, at: Mapping[str, float], method: str = "ridders", rtol: float | None = None,
+          atol: float | None = None, grad: Mapping[str, float] | None = None,
+          wrt: Sequence[str] | None = None, strict: bool = False) -> CheckReport:
+    """Check the gradient of an expression at a point against a numerical reference:
+    `check('x**2*sin(x)', at={'x': 2})`; `grad` checks a claimed gradient instead."""
+    return check_function(parse(text), at, method, rtol, atol, grad, wrt, strict)

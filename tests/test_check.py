@@ -1,0 +1,159 @@
+"""gradcli check: every verdict on purpose, claimed gradients, methods, JSON, exit codes."""
+
+import json
+import math
+
+import pytest
+from typer.testing import CliRunner
+
+import gradcli
+from gradcli.cli import app
+from gradcli.errors import UsageError
+
+SMOOTH = [("x**2*sin(x)", {"x": 2.0}), ("cos(x**3*exp(x))", {"x": 1.0}),
+          ("log(x1) + x1*x2 - sin(x2)", {"x1": 2.0, "x2": 5.0}),
+          ("tanh(a*x + b)", {"x": 0.3, "a": 1.5, "b": -0.2}),
+          ("sqrt(1 + x**2)/(2 + sin(y))", {"x": -1.2, "y": 0.7}),
+          ("exp(-x**2/2)*erf(x)", {"x": 0.8}), ("softplus(3x) - log_sigmoid(x)", {"x": -2.5}),
+          ("atan2(y, x)*hypot(x, y)", {"x": 1.5, "y": -0.5}), ("lgamma(x)*digamma(x)", {"x": 3.3})]
+
+
+@pytest.mark.parametrize("method", ["ridders", "central", "complex"])
+@pytest.mark.parametrize("text, at", SMOOTH, ids=[s[0] for s in SMOOTH])
+def test_correct_gradients_pass(text, at, method):
+    if method == "complex" and any(op in text for op in ("softplus", "log_sigmoid", "atan2",
+                                                          "hypot", "lgamma")):
+        with pytest.raises(UsageError, match="analytic"):
+            gradcli.check(text, at, method=method)
+        return
+    report = gradcli.check(text, at, method=method)
+    assert report.verdict == "pass", report.to_dict()
+    assert report.exit_code == 0
+
+
+@pytest.mark.parametrize("relative", [1e-4, 1e-6, 1e-8])
+@pytest.mark.parametrize("text, at", SMOOTH, ids=[s[0] for s in SMOOTH])
+def test_a_relative_error_of_1e_8_is_caught_by_default(text, at, relative):
+    own = gradcli.grad(text, at)
+    for name, value in own.gradient.items():
+        claimed = dict(own.gradient)
+        claimed[name] = value * (1 + relative) if value else relative
+        report = gradcli.check(text, at, grad=claimed)
+        verdicts = {r.variable: r.verdict for r in report.results}
+        assert verdicts[name] == "fail", (name, report.to_dict())
+        assert report.exit_code == 1
+
+
+@pytest.mark.parametrize("text, at, name", [
+    ("relu(x)", {"x": 0.0}, "x"), ("abs(x)", {"x": 0.0}, "x"),
+    ("max(x, y)", {"x": 1.0, "y": 1.0}, "x"), ("max(x, y)", {"x": 1.0, "y": 1.0}, "y"),
+    ("min(x, 2)", {"x": 2.0}, "x"), ("clip(x, 0, 1)", {"x": 1.0}, "x"),
+])
+def test_kinks_with_a_valid_subgradient_are_classified_and_pass(text, at, name):
+    report = gradcli.check(text, at)
+    result = next(r for r in report.results if r.variable == name)
+    assert result.verdict == "kink" and "valid subgradient" in result.note
+    assert report.verdict == "pass"
+    assert gradcli.check(text, at, strict=True).verdict == "fail"
+
+
+def test_a_claimed_value_outside_the_one_sided_derivatives_fails_at_a_kink():
+    report = gradcli.check("relu(x)", {"x": 0.0}, grad={"x": 2.0})
+    assert report.results[0].verdict == "fail" and "not between" in report.results[0].note
+
+
+def test_a_differentiable_product_with_a_kinked_factor_passes():
+    assert gradcli.check("relu(x)*x", {"x": 0.0}).verdict == "pass"
+
+
+def test_unconnected_confirmed_by_the_reference():
+    report = gradcli.check("x + y", {"x": 2, "y": 4, "z": 8}, wrt=["z"])
+    assert report.results[0].verdict == "unconnected" and report.verdict == "pass"
+    report = gradcli.check("floor(x) + y", {"x": 0.5, "y": 1.0})
+    assert {r.variable: r.verdict for r in report.results} == {"x": "unconnected", "y": "pass"}
+
+
+def test_unconnected_but_changing_is_a_fail():
+    # sign(x) has no gradient, but at 0 the function jumps: the reference sees it
+    report = gradcli.check("sign(x)", {"x": 0.0})
+    assert report.results[0].verdict == "fail"
+
+
+def test_inconclusive_when_the_reference_cannot_decide():
+    report = gradcli.check("sqrt(x)", {"x": 0.0})
+    assert report.verdict == "inconclusive" and report.exit_code == 3
+
+
+def test_the_claimed_gradient_of_the_issue():
+    report = gradcli.check("x**2*sin(x)", {"x": 2.0}, grad={"x": 1.9726})
+    assert report.verdict == "fail"
+    assert report.results[0].rel_error == pytest.approx(1.197e-6, rel=1e-3)
+    assert "claimed" in report.results[0].note
+
+
+def test_complex_step_is_refused_through_a_non_analytic_op():
+    with pytest.raises(UsageError, match="abs is not"):
+        gradcli.check("abs(x)*y", {"x": 1.0, "y": 2.0}, method="complex", wrt=["x"])
+    # y's path avoids abs: allowed
+    assert gradcli.check("abs(x)*y", {"x": 1.0, "y": 2.0}, method="complex",
+                         wrt=["y"]).verdict == "pass"
+
+
+KEYS = ["expression", "point", "verdict", "method", "results"]
+RESULT_KEYS = ["variable", "index", "analytic", "numeric", "error_estimate", "abs_error",
+               "rel_error", "tolerance", "verdict", "note"]
+runner = CliRunner()
+
+
+def strict_json(line):
+    def no_constants(name):
+        raise AssertionError(f"non-strict JSON constant {name}")
+    return json.loads(line, parse_constant=no_constants)
+
+
+def test_json_shape_and_exit_codes():
+    result = runner.invoke(app, ["check", "log(x1) + x1*x2 - sin(x2)", "--at", "x1=2,x2=5",
+                                 "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (line,) = result.stdout.splitlines()
+    obj = strict_json(line)
+    assert list(obj) == KEYS and obj["verdict"] == "pass" and obj["method"] == "ridders"
+    assert [list(r) for r in obj["results"]] == [RESULT_KEYS, RESULT_KEYS]
+    assert [r["variable"] for r in obj["results"]] == ["x1", "x2"]
+    assert obj["results"][0]["index"] is None
+    fail = runner.invoke(app, ["check", "x**2*sin(x)", "--at", "x=2", "--grad", "x=1.9726"])
+    assert fail.exit_code == 1 and fail.stdout.startswith("fail ")
+    inconclusive = runner.invoke(app, ["check", "sqrt(x)", "--at", "x=0", "--format", "json"])
+    assert inconclusive.exit_code == 3
+    obj = strict_json(inconclusive.stdout.splitlines()[0])
+    assert obj["verdict"] == "inconclusive" and "warnings" in obj
+
+
+def test_one_line_per_point_in_order_and_fail_wins_over_inconclusive():
+    result = runner.invoke(app, ["check", "sqrt(x)", "--at", "x=0", "--at", "x=4",
+                                 "--grad", "x=1"])
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == ["inconclusive", "fail"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["check", "abs(x)", "--at", "x=1", "--method", "complex"], "analytic"),
+    (["check", "x", "--at", "x=1", "--method", "simpson"], "simpson"),
+    (["check", "x", "--at", "x=1", "--eps", "1e-3"], "--eps"),
+    (["check", "x", "--at", "x=1", "--rtol", "-1"], "negative"),
+    (["check", "x", "--at", "x=1", "--grad", "x="], "end of input"),
+    (["check", "x*y", "--at", "x=1", "--wrt", "y"], "no value"),
+])
+def test_bad_input_exits_2(args, message):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert message in result.stderr and "Traceback" not in result.stderr + result.stdout
+
+
+def test_table_names_the_verdicts_and_the_rule():
+    result = runner.invoke(app, ["check", "relu(x) + x*y", "--at", "x=0,y=2", "--format",
+                                 "table"], env={"COLUMNS": "160"})
+    assert result.exit_code == 0
+    assert "kink" in result.stdout and "PASS" in result.stdout and "rule:" in result.stdout
+    assert math.isfinite(float("1"))
