@@ -212,40 +212,123 @@ def _compare(name: str, analytic, ref: Estimate, left: Estimate, right: Estimate
     return result("pass")
 
 
-def check_function(function: Function, at: Mapping[str, float], method: str = "ridders",
-                   rtol: float | None = None, atol: float | None = None,
-                   grad: Mapping[str, float] | None = None, wrt: Sequence[str] | None = None,
-                   strict: bool = False, step: float | None = None) -> CheckReport:
+@dataclass(frozen=True)
+class Options:
+    """How to check: the reference method, the tolerances, the order, strictness at kinks."""
+
+    method: str = "ridders"
+    rtol: float | None = None
+    atol: float | None = None
+    step: float | None = None  # the step of the central difference
+    strict: bool = False
+    order: int = 1
+
+    def resolved(self) -> Options:
+        """The options with the method's default tolerances filled in, validated."""
+        if self.method not in METHODS:
+            raise UsageError(f"unknown method {self.method!r}: use one of {', '.join(METHODS)}")
+        if self.order not in (1, 2):
+            raise UsageError(f"--order is 1 or 2, not {self.order}")
+        if self.step is not None and self.method != "central":
+            raise UsageError("--eps is the step of --method central")
+        default_rtol, default_atol = TOLERANCES[self.method]
+        rtol = default_rtol if self.rtol is None else self.rtol
+        atol = default_atol if self.atol is None else self.atol
+        if rtol < 0 or atol < 0 or (self.step is not None and self.step <= 0):
+            raise UsageError("--rtol and --atol must not be negative, --eps must be positive")
+        return Options(self.method, rtol, atol, self.step, self.strict, self.order)
+
+
+def _check_variable(function: Function, point: Mapping[str, float], name: str, analytic,
+                    options: Options, label: str | None = None) -> VariableCheck:
+    """One derivative of `function` by `name`, `analytic` against the reference."""
+    ref = reference(function, point, name, options.method, options.step)
+    f = _along(function, point, name)
+    x = float(point[name])
+    left, right = numeric.one_sided(f, x, -1), numeric.one_sided(f, x, +1)
+    checked = _compare(name, analytic, ref, left, right, options.rtol, options.atol)
+    if label is not None:
+        checked.variable = label
+    return checked
+
+
+def _second_order(function: Function, point: Mapping[str, float], names: Sequence[str],
+                  options: Options) -> list[VariableCheck]:
+    """Every ∂²f/∂a∂b: the gradient of the gradient against differences of the gradient, and
+    the symmetry of the Hessian."""
+    results = []
+    hessian: dict[tuple[str, str], object] = {}
+    for a in names:
+        first = function.derivative(a)
+        if first is None:  # ∂f/∂a is unconnected, and so is every ∂²f/∂a∂b
+            continue
+        row = first.grad(point, wrt=names)
+        for b in names:
+            hessian[a, b] = row.gradient[b]
+            results.append(_check_variable(first, point, b, row.gradient[b], options,
+                                           label=f"{a},{b}"))
+    for k, a in enumerate(names):
+        for b in names[k + 1:]:
+            hab, hba = hessian.get((a, b)), hessian.get((b, a))
+            if hab is None or hba is None:
+                continue
+            difference = abs(hab - hba)
+            tolerance = options.atol + options.rtol * max(abs(hab), abs(hba))
+            if difference > tolerance:
+                results.append(VariableCheck(
+                    f"{a},{b}", hab, hba, 0.0, difference, difference / max(abs(hab), abs(hba)),
+                    tolerance, "fail", f"the Hessian is not symmetric: ∂²f/∂{a}∂{b} = {hab!r} "
+                                       f"but ∂²f/∂{b}∂{a} = {hba!r}"))
+    return results
+
+
+def check_function(function: Function, at: Mapping[str, float], options: Options = Options(),
+                   grad: Mapping[str, float] | None = None,
+                   wrt: Sequence[str] | None = None) -> CheckReport:
     """Check the gradient of `function` at one point (see the module's docstring)."""
-    if method not in METHODS:
-        raise UsageError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
-    default_rtol, default_atol = TOLERANCES[method]
-    rtol = default_rtol if rtol is None else rtol
-    atol = default_atol if atol is None else atol
-    if rtol < 0 or atol < 0:
-        raise UsageError("--rtol and --atol must not be negative")
+    options = options.resolved()
     names = list(wrt if wrt is not None else (grad if grad else function.variables))
     own = function.grad(at, wrt=names)
     point = dict(own.point)
-    results = []
     for name in names:
         if name not in point:
             raise UsageError(f"'{name}' has no value at the point: give it with --at {name}=...")
-        analytic = grad[name] if grad and name in grad else own.gradient[name]
-        ref = reference(function, point, name, method, step)
-        f = _along(function, point, name)
-        x = float(point[name])
-        left, right = numeric.one_sided(f, x, -1), numeric.one_sided(f, x, +1)
-        checked = _compare(name, analytic, ref, left, right, rtol, atol)
-        if grad and name in grad:
+    results = []
+    for name in names:
+        claimed = grad is not None and name in grad
+        checked = _check_variable(function, point, name,
+                                  grad[name] if claimed else own.gradient[name], options)
+        if claimed:
             checked.note = "; ".join(filter(None, ["claimed gradient", checked.note]))
         results.append(checked)
-    return CheckReport(function.text, point, method, results, strict, list(own.warnings))
+    if options.order == 2:
+        results += _second_order(function, point, names, options)
+    return CheckReport(function.text, point, options.method, results, options.strict,
+                       list(own.warnings))
+
+
+def check_sampled(function: Function, points: Sequence[Mapping[str, float]],
+                  options: Options = Options(), grad: Mapping[str, float] | None = None,
+                  wrt: Sequence[str] | None = None) -> tuple[list[CheckReport], int]:
+    """Checks at sampled points, skipping (and counting) those where the value or the gradient
+    is not finite: a random point may well fall outside the function's domain."""
+    reports, skipped = [], 0
+    names = list(wrt if wrt is not None else (grad if grad else function.variables))
+    for point in points:
+        own = function.grad(point, wrt=names, unconnected="zero")
+        numbers = [own.value, *own.gradient.values()]
+        if not all(math.isfinite(v) for v in numbers):
+            skipped += 1
+            continue
+        reports.append(check_function(function, point, options, grad, wrt))
+    return reports, skipped
 
 
 def check(text: str, at: Mapping[str, float], method: str = "ridders", rtol: float | None = None,
           atol: float | None = None, grad: Mapping[str, float] | None = None,
-          wrt: Sequence[str] | None = None, strict: bool = False) -> CheckReport:
+          wrt: Sequence[str] | None = None, strict: bool = False, order: int = 1) -> CheckReport:
     """Check the gradient of an expression at a point against a numerical reference:
-    `check('x**2*sin(x)', at={'x': 2})`; `grad` checks a claimed gradient instead."""
-    return check_function(parse(text), at, method, rtol, atol, grad, wrt, strict)
+    `check('x**2*sin(x)', at={'x': 2})`; `grad` checks a claimed gradient instead; `order=2`
+    checks the second derivatives too."""
+    options = Options(method, rtol, atol, strict=strict, order=order)
+    return check_function(parse(text), at, options, grad, wrt)

@@ -245,6 +245,17 @@ def check(
     strict: Annotated[bool, typer.Option(
         "--strict", help="A kink fails even where the analytic value is a valid "
                          "subgradient.")] = False,
+    points: Annotated[int | None, typer.Option(
+        "--points", help="Check at N random points (reproducible with --seed) drawn from "
+                         "--domain; --at then fixes the variables it names.",
+        show_default=False)] = None,
+    seed: Annotated[int, typer.Option("--seed", help="The seed of --points.")] = 0,
+    domain: Annotated[str | None, typer.Option(
+        "--domain", help="Where --points samples each variable, e.g. x=-3:3,a=0.1:2 "
+                         "(default -2:2).", show_default=False)] = None,
+    order: Annotated[int, typer.Option(
+        "--order", help="2 also checks every second derivative and the Hessian's "
+                        "symmetry.")] = 1,
     format: FormatOption = None,  # noqa: A002
 ) -> None:
     """Check the gradient of EXPRESSION at each --at point against a numerical reference.
@@ -255,16 +266,18 @@ def check(
     Example: gradcli check "x**2*sin(x)" --at x=2 --grad x=1.9726
     """
     from gradcli.api import parse
-    from gradcli.checking import check_function
+    from gradcli.checking import Options, check_function
     from gradcli.points import read_point
 
     function = parse(_read_expression(expression))
     claimed = read_point(grad_) if grad_ is not None else None
     names = [n.strip() for n in wrt.split(",") if n.strip()] if wrt is not None else None
-    if eps is not None and method is not Method.central:
-        raise UsageError("--eps is the step of --method central")
-    reports = _at_each_point(at, lambda point: check_function(
-        function, point, method.value, rtol, atol, claimed, names, strict, eps))
+    options = Options(method.value, rtol, atol, eps, strict, order).resolved()
+    if points is None:
+        reports = _at_each_point(at, lambda point: check_function(
+            function, point, options, claimed, names))
+    else:
+        reports = _sampled(function, options, claimed, names, at, points, seed, domain)
     fmt = _format(format)
     if fmt is Format.table:
         for warning in (w for r in reports for w in r.warnings):
@@ -276,6 +289,30 @@ def check(
         _emit(reports, fmt)
     codes = {report.exit_code for report in reports}
     raise typer.Exit(1 if 1 in codes else 3 if 3 in codes else 0)
+
+
+def _sampled(function, options, claimed, names, at, count, seed, domain_text) -> list:
+    """Checks at `count` random points; the points that were not finite, said on stderr."""
+    from gradcli.checking import check_sampled
+    from gradcli.points import read_domain, read_point, sample_points
+
+    if count < 1:
+        raise UsageError("--points must be at least 1")
+    if at and len(at) > 1:
+        raise UsageError("with --points, give at most one --at (the variables it fixes)")
+    fixed = read_point(at[0]) if at else {}
+    domain = read_domain(domain_text) if domain_text else {}
+    unknown = [name for name in domain if name not in function.variables]
+    if unknown:
+        raise UsageError(f"--domain names {', '.join(unknown)}, not a variable of the expression")
+    samples = sample_points(list(function.variables), count, seed, domain, fixed)
+    reports, skipped = check_sampled(function, samples, options, claimed, names)
+    if skipped:
+        print(f"gradcli: warning: skipped {skipped} of {count} points where the value or the "
+              "gradient is not finite", file=sys.stderr)
+    if not reports:
+        raise UsageError("no sampled point has a finite value and gradient: narrow --domain")
+    return reports
 
 
 @app.command()

@@ -35,7 +35,7 @@ class InputError(GradcliError):
     def __str__(self) -> str:
         if self.text is None or self.column is None:
             return self.message
-        where = "in --at, " if self.source == "point" else ""
+        where = {"point": "in --at, ", "domain": "in --domain, "}.get(self.source, "")
         return f"{self.message}\n{caret_excerpt(self.text, self.line, self.column, where)}"
 
 

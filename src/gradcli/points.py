@@ -38,3 +38,44 @@ def read_point(text: str, warnings: list[str] | None = None) -> dict[str, float]
                          for sentence in nonfinite_warnings([binding.value], values)]
         point[binding.name] = float(np.float64(values[binding.value.index]))
     return point
+
+
+DEFAULT_DOMAIN = (-2.0, 2.0)
+
+
+def read_domain(text: str) -> dict[str, tuple[float, float]]:
+    """'x=-3:3,a=0.1:2' -> {'x': (-3.0, 3.0), 'a': (0.1, 2.0)}; bounds may be constant
+    expressions (x=-pi:pi)."""
+    domain: dict[str, tuple[float, float]] = {}
+    offset = 0
+    for item in text.split(","):
+        column = offset + 1
+        offset += len(item) + 1
+        name, equals, bounds = item.partition("=")
+        low, colon, high = bounds.partition(":")
+        where = dict(text=text, line=1, column=column, source="domain")
+        if not equals or not colon or not name.strip():
+            raise PointError(f"malformed --domain item {item.strip()!r}: write NAME=LOW:HIGH, "
+                             "e.g. x=-3:3", **where)
+        try:
+            bounds_read = read_point(f"low={low},high={high}")
+        except PointError:
+            raise PointError(f"the bounds of {item.strip()!r} must be numbers or constant "
+                             "expressions, e.g. x=-pi:pi", **where) from None
+        lo, hi = bounds_read["low"], bounds_read["high"]
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            raise PointError(f"the domain of '{name.strip()}' must be finite with LOW < HIGH, "
+                             f"not {lo!r}:{hi!r}", **where)
+        domain[name.strip()] = (lo, hi)
+    return domain
+
+
+def sample_points(names: list[str], count: int, seed: int,
+                  domain: dict[str, tuple[float, float]], fixed: dict[str, float]
+                  ) -> list[dict[str, float]]:
+    """`count` points drawn uniformly from each variable's domain (-2:2 unless given), the same
+    for the same seed; variables in `fixed` keep their value."""
+    rng = np.random.default_rng(seed)
+    free = [name for name in names if name not in fixed]
+    draws = {name: rng.uniform(*domain.get(name, DEFAULT_DOMAIN), size=count) for name in free}
+    return [{**fixed, **{name: float(draws[name][k]) for name in free}} for k in range(count)]
