@@ -157,3 +157,64 @@ def test_table_names_the_verdicts_and_the_rule():
     assert result.exit_code == 0
     assert "kink" in result.stdout and "PASS" in result.stdout and "rule:" in result.stdout
     assert math.isfinite(float("1"))
+
+
+def test_order_2_checks_the_reference_hessian():
+    report = gradcli.check("log(x1) + x1*x2 - sin(x2)", {"x1": 2.0, "x2": 5.0}, order=2)
+    assert report.verdict == "pass"
+    hessian = {r.variable: r.analytic for r in report.results if "," in r.variable}
+    assert hessian == {"x1,x1": -0.25, "x1,x2": 1.0, "x2,x1": 1.0, "x2,x2": -0.9589242746631385}
+    second = next(r for r in gradcli.check("x**2*sin(x)", {"x": 2.0}, order=2).results
+                  if r.variable == "x,x")
+    assert second.analytic == -5.147769546028503 and second.verdict == "pass"
+
+
+def test_points_are_reproducible_and_non_finite_points_are_skipped():
+    args = ["check", "log(x)*y", "--points", "30", "--seed", "3", "--domain", "x=-1:1"]
+    first, second = runner.invoke(app, args), runner.invoke(app, args)
+    assert first.exit_code == 0 and first.stdout == second.stdout
+    assert len(first.stdout.splitlines()) < 30  # log(x) for x <= 0 is skipped ...
+    assert "skipped" in first.stderr  # ... and counted
+    other = runner.invoke(app, args[:-3] + ["4", "--domain", "x=-1:1"])
+    assert other.stdout != first.stdout
+    tanh = runner.invoke(app, ["check", "tanh(a*x+b)", "--points", "200", "--seed", "0",
+                               "--domain", "x=-3:3,a=0.1:2,b=-1:1", "--format", "json"])
+    objects = [strict_json(line) for line in tanh.stdout.splitlines()]
+    assert tanh.exit_code == 0 and len(objects) == 200
+    assert all(-3 <= o["point"]["x"] <= 3 and 0.1 <= o["point"]["a"] <= 2 for o in objects)
+
+
+@pytest.mark.parametrize("domain, message", [("x", "malformed"), ("x=3:1", "LOW < HIGH"),
+                                             ("x=a:1", "constant"), ("y=0:1", "not a variable")])
+def test_malformed_domain_exits_2(domain, message):
+    result = runner.invoke(app, ["check", "x", "--points", "3", "--domain", domain])
+    assert result.exit_code == 2 and message in result.stderr
+
+
+def test_sweep_shows_the_h_squared_slope_of_a_right_gradient():
+    result = runner.invoke(app, ["check", "x**2*sin(x)", "--at", "x=2", "--sweep", "--format",
+                                 "json"])
+    rows = strict_json(result.stdout)["sweep"]["x"]
+    errors = {row["h"]: row["abs_error"] for row in rows}
+    assert errors[2e-1] / errors[2e-2] == pytest.approx(100, rel=0.05)  # O(h²)
+    assert errors[2e-2] / errors[2e-3] == pytest.approx(100, rel=0.05)
+    wrong = runner.invoke(app, ["check", "x**2*sin(x)", "--at", "x=2", "--sweep", "--grad",
+                                "x=1.97", "--format", "json"])
+    rows = strict_json(wrong.stdout)["sweep"]["x"]
+    plateau = [row["abs_error"] for row in rows[3:8]]
+    assert max(plateau) / min(plateau) < 1.01  # levels off at the claimed gradient's error
+
+
+def test_junit_report(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    target = tmp_path / "report.xml"
+    result = runner.invoke(app, ["check", "x*y", "--at", "x=1,y=2", "--at", "x=3,y=4",
+                                 "--grad", "x=2.5,y=1", "--junit", str(target)])
+    assert result.exit_code == 1
+    suite = ET.parse(target).getroot().find("testsuite")
+    cases = suite.findall("testcase")
+    assert len(cases) == 4 and suite.get("failures") == "3"  # y passes at (1, 2) only
+    failed = [c for c in cases if c.find("failure") is not None]
+    assert all("analytic 2.5" in c.find("failure").get("message") for c in failed)
+    assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind

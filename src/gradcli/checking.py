@@ -72,6 +72,7 @@ class CheckReport:
     results: list[VariableCheck]
     strict: bool = False
     warnings: list[str] = field(default_factory=list)
+    sweep: dict[str, list[dict]] | None = None  # with --sweep: per variable, error against h
 
     @property
     def verdict(self) -> str:
@@ -94,6 +95,10 @@ class CheckReport:
                "point": {k: jsonable(v, k, notes) for k, v in self.point.items()},
                "verdict": self.verdict, "method": self.method,
                "results": [r.to_dict(notes) for r in self.results]}
+        if self.sweep is not None:
+            out["sweep"] = {name: [{key: jsonable(value, f"sweep {name}", notes)
+                                    for key, value in row.items()} for row in rows]
+                            for name, rows in self.sweep.items()}
         if self.warnings or notes:
             out["warnings"] = self.warnings + notes
         return out
@@ -222,6 +227,7 @@ class Options:
     step: float | None = None  # the step of the central difference
     strict: bool = False
     order: int = 1
+    sweep: bool = False
 
     def resolved(self) -> Options:
         """The options with the method's default tolerances filled in, validated."""
@@ -236,7 +242,7 @@ class Options:
         atol = default_atol if self.atol is None else self.atol
         if rtol < 0 or atol < 0 or (self.step is not None and self.step <= 0):
             raise UsageError("--rtol and --atol must not be negative, --eps must be positive")
-        return Options(self.method, rtol, atol, self.step, self.strict, self.order)
+        return Options(self.method, rtol, atol, self.step, self.strict, self.order, self.sweep)
 
 
 def _check_variable(function: Function, point: Mapping[str, float], name: str, analytic,
@@ -303,8 +309,24 @@ def check_function(function: Function, at: Mapping[str, float], options: Options
         results.append(checked)
     if options.order == 2:
         results += _second_order(function, point, names, options)
-    return CheckReport(function.text, point, options.method, results, options.strict,
-                       list(own.warnings))
+    report = CheckReport(function.text, point, options.method, results, options.strict,
+                         list(own.warnings))
+    if options.sweep:
+        report.sweep = {r.variable: _sweep(function, point, r.variable, r.analytic)
+                        for r in results if r.analytic is not None and "," not in r.variable}
+    return report
+
+
+def _sweep(function: Function, point: Mapping[str, float], name: str, analytic: float
+           ) -> list[dict]:
+    """The central difference and its error against the analytic value, decade by decade."""
+    rows = []
+    for h, d in numeric.sweep(_along(function, point, name), float(point[name])):
+        error = abs(d - analytic)
+        scale = max(abs(d), abs(analytic))
+        rows.append({"h": h, "numeric": d, "abs_error": error,
+                     "rel_error": error / scale if scale else 0.0})
+    return rows
 
 
 def check_sampled(function: Function, points: Sequence[Mapping[str, float]],

@@ -256,6 +256,12 @@ def check(
     order: Annotated[int, typer.Option(
         "--order", help="2 also checks every second derivative and the Hessian's "
                         "symmetry.")] = 1,
+    sweep: Annotated[bool, typer.Option(
+        "--sweep", help="Also show the error of the central difference against the step h, "
+                        "decade by decade (in the table, and under 'sweep' in JSON).")] = False,
+    junit: Annotated[str | None, typer.Option(
+        "--junit", help="Also write a JUnit XML report to FILE, one test case per point and "
+                        "variable.", show_default=False, metavar="FILE")] = None,
     format: FormatOption = None,  # noqa: A002
 ) -> None:
     """Check the gradient of EXPRESSION at each --at point against a numerical reference.
@@ -272,7 +278,7 @@ def check(
     function = parse(_read_expression(expression))
     claimed = read_point(grad_) if grad_ is not None else None
     names = [n.strip() for n in wrt.split(",") if n.strip()] if wrt is not None else None
-    options = Options(method.value, rtol, atol, eps, strict, order).resolved()
+    options = Options(method.value, rtol, atol, eps, strict, order, sweep).resolved()
     if points is None:
         reports = _at_each_point(at, lambda point: check_function(
             function, point, options, claimed, names))
@@ -287,6 +293,14 @@ def check(
         render.check_tables(reports, render.console())
     else:
         _emit(reports, fmt)
+    if junit is not None:
+        from gradcli.junit import write_junit
+
+        try:
+            write_junit(junit, reports, strict)
+        except OSError as error:
+            raise UsageError(f"cannot write the JUnit report to {junit}: {error.strerror}") \
+                from None
     codes = {report.exit_code for report in reports}
     raise typer.Exit(1 if 1 in codes else 3 if 3 in codes else 0)
 

@@ -138,3 +138,14 @@ def complex_step(f_complex: Callable[[np.ndarray], np.ndarray], x: float) -> Est
     if not math.isfinite(d):
         return NONE
     return Estimate(d, 2 * EPS * abs(d), h)
+
+
+def sweep(f: Function1, x: float, decades: range = range(1, 14)) -> list[tuple[float, float]]:
+    """(h, central difference) for h = 10**-k·max(1, |x|): against a right gradient its error
+    falls as h² until rounding takes over, against a wrong one it levels off."""
+    hs = 10.0 ** -np.array(list(decades), dtype=np.float64) * max(1.0, abs(x))
+    xs = np.concatenate([x + hs, x - hs])
+    values = _values(f, xs)
+    n = len(hs)
+    differences = (values[:n] - values[n:]) / (xs[:n] - xs[n:])
+    return [(float(h), float(d)) for h, d in zip(hs, differences, strict=True)]

@@ -106,6 +106,15 @@ def check_tables(reports: Sequence[CheckReport], console: Console) -> None:
         console.print(table)
         for note in notes:
             console.print(Text(f"  {note}", style="dim"))
+        for name, rows in (report.sweep or {}).items():
+            sweep = Table(title=f"central difference against h, ∂/∂{name}", box=box.SIMPLE,
+                          title_justify="left")
+            for column in ("h", "numeric", "abs err", "rel err"):
+                sweep.add_column(column, justify="right")
+            for row in rows:
+                sweep.add_row(_g(row["h"], 1), _g(row["numeric"], 15), _g(row["abs_error"], 2),
+                              _g(row["rel_error"], 2))
+            console.print(sweep)
     verdicts = [r.verdict for r in reports]
     overall = "fail" if "fail" in verdicts else "inconclusive" if "inconclusive" in verdicts \
         else "pass"
