@@ -216,5 +216,7 @@ def test_junit_report(tmp_path):
     cases = suite.findall("testcase")
     assert len(cases) == 4 and suite.get("failures") == "3"  # y passes at (1, 2) only
     failed = [c for c in cases if c.find("failure") is not None]
-    assert all("analytic 2.5" in c.find("failure").get("message") for c in failed)
+    messages = [c.find("failure").get("message") for c in failed]
+    assert all("analytic " in m and "numeric " in m and "rel error" in m for m in messages)
+    assert sum("analytic 2.5" in m for m in messages) == 2
     assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind
