@@ -3,6 +3,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -18,7 +19,7 @@ SMOOTH = [("x**2*sin(x)", {"x": 2.0}), ("cos(x**3*exp(x))", {"x": 1.0}),
           ("atan2(y, x)*hypot(x, y)", {"x": 1.5, "y": -0.5}), ("lgamma(x)*digamma(x)", {"x": 3.3})]
 
 
-@pytest.mark.parametrize("method", ["ridders", "central", "complex"])
+@pytest.mark.parametrize("method", ["ridders", "central", "complex", "mpmath"])
 @pytest.mark.parametrize("text, at", SMOOTH, ids=[s[0] for s in SMOOTH])
 def test_correct_gradients_pass(text, at, method):
     if method == "complex" and any(op in text for op in ("softplus", "log_sigmoid", "atan2",
@@ -220,3 +221,37 @@ def test_junit_report(tmp_path):
     assert all("analytic " in m and "numeric " in m and "rel error" in m for m in messages)
     assert sum("analytic 2.5" in m for m in messages) == 2
     assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("text, at", SMOOTH, ids=[s[0] for s in SMOOTH])
+def test_mpmath_catches_a_relative_error_of_1e_10(text, at):
+    own = gradcli.grad(text, at)
+    name, value = next(iter(own.gradient.items()))
+    claimed = {name: value * (1 + 1e-10)}
+    assert gradcli.check(text, at, method="mpmath", grad=claimed).verdict == "fail"
+
+
+def test_every_primitive_has_a_high_precision_forward():
+    from gradcli.highprecision import table
+    from gradcli.ops import PRIMITIVES
+
+    missing = [p.name for p in PRIMITIVES if p not in table()]
+    assert not missing, f"no mpmath forward for {missing}"
+
+
+def test_the_high_precision_forward_agrees_with_numpy_on_every_function():
+    """The two forwards are independent implementations: they must agree in value (through
+    the derivative of x + f(...) by the variable x, which is 1 + 0 only if f evaluates)."""
+    import mpmath
+
+    from gradcli.highprecision import table
+
+    for primitive, forward in table().items():
+        arity = primitive.arity
+        args = [1.25 if primitive.name == "acosh" else 0.75, 0.5, 0.25][:arity]
+        if primitive.name == "polygamma":
+            args = [2.0, 1.25]
+        expected = float(np.asarray(primitive.forward(*map(np.float64, args))))
+        with mpmath.mp.workdps(30):
+            got = float(forward(*map(mpmath.mpf, args)))
+        assert got == pytest.approx(expected, rel=1e-13, abs=1e-300), primitive.name

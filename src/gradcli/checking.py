@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gradcli import numeric
+from gradcli import highprecision, numeric
 from gradcli.api import Function, parse
 from gradcli.errors import UsageError
 from gradcli.evaluation import evaluate
@@ -30,10 +30,12 @@ from gradcli.graph import ancestors
 from gradcli.numeric import Estimate
 from gradcli.report import jsonable
 
-METHODS = ("ridders", "central", "complex")
+METHODS = ("ridders", "central", "complex", "mpmath")
 # Default tolerances per method, relative and absolute: far wider than each method's own error
-# on smooth functions (ridders ~1e-13, central ~1e-10, complex ~1e-16), far tighter than 1e-8.
-TOLERANCES = {"ridders": (1e-9, 1e-12), "central": (1e-6, 1e-9), "complex": (1e-12, 1e-15)}
+# on smooth functions (ridders ~1e-13, central ~1e-10, complex and mpmath ~1e-16), far tighter
+# than the 1e-8 relative error a check must catch.
+TOLERANCES = {"ridders": (1e-9, 1e-12), "central": (1e-6, 1e-9), "complex": (1e-12, 1e-15),
+              "mpmath": (1e-11, 1e-14)}
 SAFETY = 2.0  # how many error estimates widen the band
 RULE = ("pass when |analytic - numeric| <= atol + rtol*max(|analytic|, |numeric|) + 2*estimate "
         "and estimate <= atol + rtol*max(|analytic|, |numeric|)")
@@ -158,6 +160,9 @@ def reference(function: Function, point: Mapping[str, float], name: str, method:
                              f"output to be analytic; {', '.join(blocked)} "
                              f"{'is' if len(blocked) == 1 else 'are'} not (use --method ridders)")
         return numeric.complex_step(_along(function, point, name, np.complex128), x)
+    if method == "mpmath":
+        d = highprecision.derivative(function.output, point, name)
+        return Estimate(d, numeric.EPS * abs(d)) if math.isfinite(d) else numeric.NONE
     raise UsageError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
 
 

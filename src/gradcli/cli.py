@@ -216,6 +216,7 @@ class Method(str, enum.Enum):
     ridders = "ridders"
     central = "central"
     complex = "complex"
+    mpmath = "mpmath"
 
 
 @app.command(cls=ExpressionCommand, no_args_is_help=True)
@@ -229,13 +230,14 @@ def check(
     method: Annotated[Method, typer.Option(
         "--method", help="The reference: ridders (extrapolated central differences, with an "
                          "error estimate), central (one central difference), complex (the "
-                         "complex step, for analytic functions).")] = Method.ridders,
+                         "complex step, for analytic functions), mpmath (the function in 50-digit "
+                         "arithmetic, differentiated by mpmath).")] = Method.ridders,
     rtol: Annotated[float | None, typer.Option(
         "--rtol", help="Relative tolerance (default per method: ridders 1e-9, central 1e-6, "
-                       "complex 1e-12).", show_default=False)] = None,
+                       "complex 1e-12, mpmath 1e-11).", show_default=False)] = None,
     atol: Annotated[float | None, typer.Option(
         "--atol", help="Absolute tolerance (default per method: ridders 1e-12, central 1e-9, "
-                       "complex 1e-15).", show_default=False)] = None,
+                       "complex 1e-15, mpmath 1e-14).", show_default=False)] = None,
     eps: Annotated[float | None, typer.Option(
         "--eps", help="The step of --method central (default cbrt(eps)*max(1, |x|)).",
         show_default=False)] = None,
