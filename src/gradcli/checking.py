@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -336,12 +336,16 @@ def _sweep(function: Function, point: Mapping[str, float], name: str, analytic: 
 
 def check_sampled(function: Function, points: Sequence[Mapping[str, float]],
                   options: Options = Options(), grad: Mapping[str, float] | None = None,
-                  wrt: Sequence[str] | None = None) -> tuple[list[CheckReport], int]:
+                  wrt: Sequence[str] | None = None, progress: Callable[[], None] | None = None
+                  ) -> tuple[list[CheckReport], int]:
     """Checks at sampled points, skipping (and counting) those where the value or the gradient
-    is not finite: a random point may well fall outside the function's domain."""
+    is not finite: a random point may well fall outside the function's domain. `progress` is
+    called after each point."""
     reports, skipped = [], 0
     names = list(wrt if wrt is not None else (grad if grad else function.variables))
     for point in points:
+        if progress is not None:
+            progress()
         own = function.grad(point, wrt=names, unconnected="zero")
         numbers = [own.value, *own.gradient.values()]
         if not all(math.isfinite(v) for v in numbers):

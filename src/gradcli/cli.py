@@ -281,12 +281,27 @@ def check(
     claimed = read_point(grad_) if grad_ is not None else None
     names = [n.strip() for n in wrt.split(",") if n.strip()] if wrt is not None else None
     options = Options(method.value, rtol, atol, eps, strict, order, sweep).resolved()
-    if points is None:
-        reports = _at_each_point(at, lambda point: check_function(
-            function, point, options, claimed, names))
-    else:
-        reports = _sampled(function, options, claimed, names, at, points, seed, domain)
     fmt = _format(format)
+    progress = None
+    if fmt is Format.table and sys.stderr.isatty():
+        from gradcli import render
+
+        progress = render.DelayedProgress(points or len(at or [None]), "checking")
+    try:
+        if points is None:
+            def one(point):
+                report = check_function(function, point, options, claimed, names)
+                if progress is not None:
+                    progress.advance()
+                return report
+
+            reports = _at_each_point(at, one)
+        else:
+            reports = _sampled(function, options, claimed, names, at, points, seed, domain,
+                               progress.advance if progress is not None else None)
+    finally:
+        if progress is not None:
+            progress.close()
     if fmt is Format.table:
         for warning in (w for r in reports for w in r.warnings):
             print(f"gradcli: warning: {warning}", file=sys.stderr)
@@ -307,7 +322,7 @@ def check(
     raise typer.Exit(1 if 1 in codes else 3 if 3 in codes else 0)
 
 
-def _sampled(function, options, claimed, names, at, count, seed, domain_text) -> list:
+def _sampled(function, options, claimed, names, at, count, seed, domain_text, progress) -> list:
     """Checks at `count` random points; the points that were not finite, said on stderr."""
     from gradcli.checking import check_sampled
     from gradcli.points import read_domain, read_point, sample_points
@@ -322,7 +337,7 @@ def _sampled(function, options, claimed, names, at, count, seed, domain_text) ->
     if unknown:
         raise UsageError(f"--domain names {', '.join(unknown)}, not a variable of the expression")
     samples = sample_points(list(function.variables), count, seed, domain, fixed)
-    reports, skipped = check_sampled(function, samples, options, claimed, names)
+    reports, skipped = check_sampled(function, samples, options, claimed, names, progress)
     if skipped:
         print(f"gradcli: warning: skipped {skipped} of {count} points where the value or the "
               "gradient is not finite", file=sys.stderr)

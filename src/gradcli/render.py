@@ -6,10 +6,12 @@ Machine formats (json, plain) never come through here, so no markup can leak int
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 
 from rich import box
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -125,6 +127,33 @@ def check_tables(reports: Sequence[CheckReport], console: Console) -> None:
                    f"point{'s' if len(reports) != 1 else ''}, method {reports[0].method}")
     console.print(summary)
     console.print(Text(f"  rule: {RULE}", style="dim"))
+
+
+class DelayedProgress:
+    """A progress bar on stderr that appears only once the work has taken more than `delay`
+    seconds, and is gone when it ends: a quick check never flickers."""
+
+    def __init__(self, total: int, description: str, delay: float = 1.0):
+        self.total, self.description, self.delay = total, description, delay
+        self.done = 0
+        self.started = time.monotonic()
+        self.bar: Progress | None = None
+
+    def advance(self) -> None:
+        self.done += 1
+        if self.bar is None and time.monotonic() - self.started > self.delay:
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                                MofNCompleteColumn(), TimeRemainingColumn(),
+                                console=console(stderr=True), transient=True)
+            self.task = self.bar.add_task(self.description, total=self.total,
+                                          completed=self.done)
+            self.bar.start()
+        elif self.bar is not None:
+            self.bar.update(self.task, completed=self.done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 def console(stderr: bool = False) -> Console:
