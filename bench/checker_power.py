@@ -275,7 +275,11 @@ class Generator:
         squash = self.pick(wrappers)
         scale = half / (math.pi / 2) if squash == "atan" else half
         shift = f"{fmt(mid)} + " if abs(mid) > 1e-12 else ""
-        return apply(f"({shift}{fmt(scale)}*{squash}(a0))", [sub])
+        # a wide argument is scaled down first, so that the squash does not saturate (which
+        # would leave derivatives of 1e-20 that tell nothing)
+        reach = max(abs(sub.lo), abs(sub.hi))
+        inner = f"a0/{fmt(reach / 1.5)}" if 3 < reach < 1e6 else "a0"
+        return apply(f"({shift}{fmt(scale)}*{squash}({inner}))", [sub])
 
     def call(self, name: str, domains: Sequence[Domain], main: Sub, names: Sequence[str]) -> Sub:
         """name(...) with `main` (fitted) as its first non-constant argument, fresh leaves as
@@ -567,6 +571,16 @@ class Derivative:
     rel_error: float = math.nan
     note: str = ""
     claimed: dict[str, str] = field(default_factory=dict)  # perturbation -> verdict
+    truth: float = math.nan  # the derivative in 40-digit arithmetic (mpmath)
+
+    def off(self, value: float | None) -> float:
+        """How far `value` is from the truth: relative, or absolute where the truth is 0."""
+        t = self.truth
+        if value is None:
+            value = 0.0
+        if not (math.isfinite(t) and math.isfinite(value)):
+            return math.nan
+        return abs(value - t) / abs(t) if t else abs(value)
 
 
 @dataclass
@@ -596,6 +610,7 @@ def run_check(case: Case, method: str, name: str, claimed: float | None = None):
 def measure(job: tuple[Case, Sequence[str], Sequence[float]]) -> list[Derivative]:
     case, methods, perturbations = job
     gradient = gradcli.grad(case.text, at=case.point).gradient
+    truths = {name: truth(case, name) for name in gradient}
     out = []
     for method in methods:
         for name, autodiff in gradient.items():
@@ -604,11 +619,12 @@ def measure(job: tuple[Case, Sequence[str], Sequence[float]]) -> list[Derivative
                 verdict = "n/a" if own is None else "error"
                 out.append(Derivative(case.number, case.corpus, method, name, autodiff, verdict,
                                       note="" if own is None else own.message,
-                                      claimed={f"{e:g}": verdict for e in perturbations}))
+                                      claimed={f"{e:g}": verdict for e in perturbations},
+                                      truth=truths[name]))
                 continue
             d = Derivative(case.number, case.corpus, method, name, autodiff, own.verdict,
                            own.numeric, own.error_estimate, own.abs_error, own.rel_error,
-                           own.note)
+                           own.note, truth=truths[name])
             sign = case.signs[name]
             for e in perturbations:
                 wrong = autodiff * (1 + sign * e) if autodiff else sign * e
@@ -630,7 +646,7 @@ def quantiles(values: Sequence[float]) -> dict[str, float | None]:
             "max": float(finite.max()), "n": int(len(finite))}
 
 
-def summarize(derivatives: list[Derivative], perturbations: Sequence[float]) -> dict:
+def summarize(derivatives: list[Derivative], perturbations: Sequence[float], rtol: float) -> dict:
     own = Counter(d.verdict for d in derivatives)
     applicable = [d for d in derivatives if d.verdict not in ("n/a", "error")]
     decided = [d for d in applicable if d.verdict in ("pass", "unconnected")]
@@ -653,6 +669,13 @@ def summarize(derivatives: list[Derivative], perturbations: Sequence[float]) -> 
         "abs_error_at_zero": quantiles([d.abs_error for d in connected if d.autodiff == 0]),
         "error_estimate_relative": quantiles([d.error_estimate / abs(d.autodiff)
                                               for d in connected if d.autodiff]),
+        # against the 40-digit truth: whose error the rel_error above is
+        "reference_vs_truth": quantiles([d.off(d.numeric) for d in applicable if d.truth]),
+        "autodiff_vs_truth": quantiles([d.off(d.autodiff) for d in derivatives if d.truth]),
+        "underestimated": sum(abs(d.numeric - d.truth) > 2 * d.error_estimate
+                              for d in applicable if math.isfinite(d.truth)),
+        "fail_autodiff_off": sum(d.verdict == "fail" and d.off(d.autodiff) > rtol
+                                 for d in applicable),
         "claimed": claimed,
     }
 
@@ -676,12 +699,17 @@ def table(title: str, method: str, s: dict, perturbations: Sequence[float],
               "| count | " + " | ".join(str(own[v]) for v in OWN_VERDICTS) + f" | {s['derivatives']} |",
               ""]
     lines += ["| reference vs autodiff | median | p99 | max | n |", "|---|---:|---:|---:|---:|"]
-    for key, label in (("rel_error_nonzero", "rel_error (derivative != 0)"),
-                       ("abs_error_at_zero", "abs_error (derivative == 0)"),
-                       ("error_estimate_relative", "error estimate / abs(derivative)")):
+    for key, label in (("rel_error_nonzero", "rel_error, autodiff vs reference (derivative != 0)"),
+                       ("abs_error_at_zero", "abs_error, autodiff vs reference (derivative == 0)"),
+                       ("error_estimate_relative", "error estimate / abs(derivative)"),
+                       ("reference_vs_truth", "reference vs 40-digit truth (relative)"),
+                       ("autodiff_vs_truth", "autodiff vs 40-digit truth (relative)")):
         q = s[key]
         lines.append(f"| {label} | {number(q['median'])} | {number(q['p99'])} | "
                      f"{number(q['max'])} | {q['n']} |")
+    lines += ["", f"The reference is further from the truth than twice its error estimate for "
+              f"{s['underestimated']} derivatives; of the {own['fail']} own-gradient failures, "
+              f"{s['fail_autodiff_off']} are autodiff values off the truth by more than rtol."]
     lines += ["", "| injected relative error | detected (fail) | inconclusive | pass (missed) | "
               "kink | detected where own check passed |", "|---|---:|---:|---:|---:|---:|"]
     for e in perturbations:
@@ -709,6 +737,8 @@ def listing(title: str, found: list[Derivative], cases: dict[int, Case], limit: 
                   f"    at {case.point}, d/d{d.variable}: autodiff {d.autodiff!r}, "
                   f"numeric {d.numeric!r}, error estimate {d.error_estimate:.3g}, "
                   f"rel_error {d.rel_error:.3g}",
+                  f"    40-digit truth {d.truth!r}: the autodiff value is off by "
+                  f"{d.off(d.autodiff):.2g}, the reference by {d.off(d.numeric):.2g}",
                   f"    note: {d.note}",
                   f"    $ {reproduction(case, d)}"]
     return "\n".join(lines)
@@ -801,8 +831,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for corpus in ("smooth", "piecewise"):
         for method in methods:
             rows = [d for d in derivatives if d.corpus == corpus and d.method == method]
+            rtol = (tol.get(method) or (math.nan, math.nan))[0]
             if rows:
-                summary["methods"].setdefault(corpus, {})[method] = summarize(rows, perturbations)
+                summary["methods"].setdefault(corpus, {})[method] = summarize(rows, perturbations,
+                                                                              rtol)
         problems["false failures"] += [d for d in derivatives
                                        if d.corpus == corpus and d.verdict == "fail"]
         problems["false kinks"] += [d for d in derivatives

@@ -33,6 +33,19 @@ run gradcli grad "sin(x)*cos(y)" --at x=0,y=0 --at x=pi/4,y=pi/3 --format plain
 # The expression from standard input.
 printf 'x**2*sin(x)\n' | gradcli grad - --at x=2
 
+# Check gradcli's gradient against Ridders' extrapolation (exit 0: pass) ...
+run gradcli check "x**2*sin(x)" --at x=2
+
+# ... and a gradient computed elsewhere, to 4 digits only (exit 1: fail).
+run gradcli check "x**2*sin(x)" --at x=2 --grad x=1.9726 --format plain
+echo "exit code: $? (1: the check failed)"
+
+# A kink: relu at 0 has left derivative 0 and right derivative 1; gradcli's 0 is a valid subgradient.
+run gradcli check "relu(x)" --at x=0 --format plain
+
+# Second derivatives: the Hessian of Baydin's example.
+run gradcli check "log(x1) + x1*x2 - sin(x2)" --at x1=2,x2=5 --order 2 --format json
+
 # Every function and its derivative rule.
 run gradcli functions --format plain
 
