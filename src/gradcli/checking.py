@@ -28,6 +28,7 @@ from gradcli.errors import UsageError
 from gradcli.evaluation import evaluate
 from gradcli.graph import ancestors
 from gradcli.numeric import Estimate
+from gradcli.points import sample_points
 from gradcli.report import jsonable
 
 METHODS = ("ridders", "central", "complex", "mpmath")
@@ -335,24 +336,33 @@ def _sweep(function: Function, point: Mapping[str, float], name: str, analytic: 
     return rows
 
 
-def check_sampled(function: Function, points: Sequence[Mapping[str, float]],
-                  options: Options = Options(), grad: Mapping[str, float] | None = None,
-                  wrt: Sequence[str] | None = None, progress: Callable[[], None] | None = None
-                  ) -> tuple[list[CheckReport], int]:
-    """Checks at sampled points, skipping (and counting) those where the value or the gradient
-    is not finite: a random point may well fall outside the function's domain. `progress` is
-    called after each point."""
+def check_random(function: Function, count: int, seed: int = 0,
+                 domain: Mapping[str, tuple[float, float]] | None = None,
+                 fixed: Mapping[str, float] | None = None, options: Options = Options(),
+                 grad: Mapping[str, float] | None = None, wrt: Sequence[str] | None = None,
+                 progress: Callable[[], None] | None = None) -> tuple[list[CheckReport], int]:
+    """Checks at `count` random points, reproducible with `seed`, drawn from each variable's
+    domain (-2:2 unless given; the variables of `fixed` keep their value). Points where the value
+    or the gradient is not finite are skipped (a random point may well leave the function's
+    domain) and counted: (reports, skipped). `progress` is called after each point."""
+    domain, fixed = dict(domain or {}), dict(fixed or {})
+    if count < 1:
+        raise UsageError("--points must be at least 1")
+    unknown = [name for name in domain if name not in function.variables]
+    if unknown:
+        raise UsageError(f"--domain names {', '.join(unknown)}, not a variable of the expression")
     reports, skipped = [], 0
     names = list(wrt if wrt is not None else (grad if grad else function.variables))
-    for point in points:
+    for point in sample_points(list(function.variables), count, seed, domain, fixed):
         if progress is not None:
             progress()
         own = function.grad(point, wrt=names, unconnected="zero")
-        numbers = [own.value, *own.gradient.values()]
-        if not all(math.isfinite(v) for v in numbers):
+        if not all(math.isfinite(v) for v in [own.value, *own.gradient.values()]):
             skipped += 1
             continue
         reports.append(check_function(function, point, options, grad, wrt))
+    if not reports:
+        raise UsageError("no sampled point has a finite value and gradient: narrow --domain")
     return reports, skipped
 
 

@@ -145,6 +145,11 @@ def _at_each_point(texts: list[str] | None, compute: Callable) -> list:
     return results
 
 
+def _names(wrt: str | None) -> list[str] | None:
+    """--wrt x,y -> ['x', 'y']; None when not given."""
+    return [n.strip() for n in wrt.split(",") if n.strip()] if wrt is not None else None
+
+
 def _format(chosen: Format | None) -> Format:
     if chosen is not None:
         return chosen
@@ -193,7 +198,7 @@ def grad(
     from gradcli.api import parse
 
     function = parse(_read_expression(expression))
-    names = [n.strip() for n in wrt.split(",") if n.strip()] if wrt is not None else None
+    names = _names(wrt)
     results = _at_each_point(
         at, lambda point: function.grad(point, wrt=names, unconnected=unconnected.value))
     _emit(results, _format(format))
@@ -279,7 +284,7 @@ def check(
 
     function = parse(_read_expression(expression))
     claimed = read_point(grad_) if grad_ is not None else None
-    names = [n.strip() for n in wrt.split(",") if n.strip()] if wrt is not None else None
+    names = _names(wrt)
     options = Options(method.value, rtol, atol, eps, strict, order, sweep).resolved()
     fmt = _format(format)
     progress = None
@@ -323,26 +328,19 @@ def check(
 
 
 def _sampled(function, options, claimed, names, at, count, seed, domain_text, progress) -> list:
-    """Checks at `count` random points; the points that were not finite, said on stderr."""
-    from gradcli.checking import check_sampled
-    from gradcli.points import read_domain, read_point, sample_points
+    """Checks at `count` random points; how many were skipped as not finite, on stderr."""
+    from gradcli.checking import check_random
+    from gradcli.points import read_domain, read_point
 
-    if count < 1:
-        raise UsageError("--points must be at least 1")
     if at and len(at) > 1:
         raise UsageError("with --points, give at most one --at (the variables it fixes)")
     fixed = read_point(at[0]) if at else {}
     domain = read_domain(domain_text) if domain_text else {}
-    unknown = [name for name in domain if name not in function.variables]
-    if unknown:
-        raise UsageError(f"--domain names {', '.join(unknown)}, not a variable of the expression")
-    samples = sample_points(list(function.variables), count, seed, domain, fixed)
-    reports, skipped = check_sampled(function, samples, options, claimed, names, progress)
+    reports, skipped = check_random(function, count, seed, domain, fixed, options, claimed, names,
+                                    progress)
     if skipped:
         print(f"gradcli: warning: skipped {skipped} of {count} points where the value or the "
               "gradient is not finite", file=sys.stderr)
-    if not reports:
-        raise UsageError("no sampled point has a finite value and gradient: narrow --domain")
     return reports
 
 
