@@ -3,7 +3,7 @@
 
 Run from the repository root (gradcli installed, e.g. `pip install -e .`):
 
-    python bench/checker_power.py                 # 400 smooth + 100 piecewise expressions, seed 0
+    python bench/checker_power.py          # 400 smooth, 100 scaled, 100 piecewise; seed 0
     python bench/checker_power.py --count 1000 --seed 3 --jobs 2
     python bench/checker_power.py --json > power.json
 
@@ -11,8 +11,10 @@ A seeded generator writes random expressions over the function table: compositio
 its functions, joined by sums, differences, products, quotients and constant powers, in 1-3
 variables, each evaluated at one random point. Every argument is kept inside its function's
 domain by construction: log and sqrt see `0.1 + exp(u)` or `0.1 + u**2`, asin and atanh see
-`0.9*tanh(u)`, gamma sees `2.75 + 2.25*erf(u)`, and so on, chosen from the range of the argument
-(which the generator tracks by evaluating each piece on a grid over the ranges of its operands).
+`0.855*tanh(u)`, gamma sees `2.75 + 2.137*erf(u)`, and so on, chosen from the range of the
+argument (which the generator tracks by evaluating each piece on a grid over the ranges of its
+operands). Points are drawn with |x| log-uniform in [0.05, 3]; a point where the value or the
+gradient is not finite is skipped (and counted).
 
 For every derivative of every expression and for each reference method it measures:
 
@@ -27,10 +29,19 @@ For every derivative of every expression and for each reference method it measur
 `--method complex` refuses a derivative whose path to the output goes through an operation that
 is not analytic; those derivatives are counted as "not applicable", not as failures.
 
-The piecewise functions (abs, relu, max, clip, where, floor, elu, ...) are kept out of the smooth
-corpus; a second, separately reported corpus uses them at points away from their kinks (the
-argument of each piecewise function is at least `--kink-margin`·max(1, |x|) from a kink, measured
-along each variable to first order).
+Three corpora are reported separately:
+
+- smooth: the smooth functions of the table only;
+- scaled: smooth expressions times 10**k (|k| <= 8) or plus 10**k (1 <= k <= 8), the same
+  derivatives at other magnitudes of the function, where absolute tolerances and the rounding
+  noise of the function values decide;
+- piecewise: one or two of abs, sign, floor, ceil, round, max, min, clip, where, relu, elu,
+  leaky_relu among the 2-4 functions, at points away from their kinks (every piecewise
+  argument at least `--kink-margin`·max(1, |x|) from a kink along each variable, to first
+  order).
+
+Each derivative is also computed in 40-digit arithmetic (mpmath, when installed), to tell whose
+error a disagreement is: the autodiff value's or the reference's.
 
 Every call goes through the public API (`gradcli.grad`, `gradcli.check`), so the numbers are
 those of the gradcli installed, as its working tree stands.
@@ -43,6 +54,7 @@ import json
 import math
 import os
 import platform
+import re
 import shlex
 import subprocess
 import sys
@@ -56,7 +68,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 import gradcli
-from gradcli.functions import FUNCTIONS, OMITTED, REQUIRED
+from gradcli.functions import FUNCTIONS, REQUIRED
 
 # The complex step feeds complex numbers to every operation, also to those off the path of the
 # variable it differentiates by; numpy's warning about discarding imaginary parts is noise here.
@@ -118,8 +130,10 @@ SMOOTH: dict[str, tuple[Domain, ...]] = {
     "polygamma": (Domain(0, 3, constants=(0.0, 1.0, 2.0, 3.0), only_constants=True), GAMMA),
 }
 
-# The functions with kinks or jumps, and where: (kind of kink, parameters whose value decides).
-#   zero: at argument 0; integer: at whole numbers; half: at n + 1/2; tie: where a == b.
+# The functions with kinks or jumps, with the domains of their parameters. Where the kinks are
+# (KINK_KIND, for the first argument): zero at 0, integer at whole numbers, half at n + 1/2;
+# max and min have theirs where a == b, clip where x == lo or x == hi, where(p > q, ...) where
+# p == q.
 PIECEWISE: dict[str, tuple[Domain, ...]] = {
     "abs": (real(4),), "sign": (real(4),), "floor": (real(4),), "ceil": (real(4),),
     "round": (real(4),), "max": (real(4), real(4)), "min": (real(4), real(4)),
@@ -128,6 +142,7 @@ PIECEWISE: dict[str, tuple[Domain, ...]] = {
     "leaky_relu": (real(4), Domain(0.01, 0.5, constants=(0.01, 0.1, 0.2))),
     "where": (),  # built by hand: where(p > q, a, b)
 }
+TABLE = {entry.name: entry for entry in FUNCTIONS}
 KINK_KIND = {"abs": "zero", "sign": "zero", "relu": "zero", "elu": "zero", "leaky_relu": "zero",
              "floor": "integer", "ceil": "integer", "round": "half"}
 
@@ -161,7 +176,7 @@ class Case:
     """One expression at one point."""
 
     number: int
-    corpus: str  # "smooth" or "piecewise"
+    corpus: str  # "smooth", "scaled" or "piecewise"
     text: str
     functions: list[str]  # the table functions it was built around
     point: dict[str, float] = field(default_factory=dict)
@@ -193,11 +208,29 @@ def image(template: str, args: Sequence[Sub]) -> tuple[float, float]:
 
 
 def apply(template: str, args: Sequence[Sub]) -> Sub:
+    """template(args), in text and range; an argument that is not atomic is parenthesized."""
     lo, hi = image(template, args)
     text = template
     for i in reversed(range(len(args))):  # a10 before a1
-        text = text.replace(f"a{i}", args[i].text)
+        arg = args[i].text
+        text = text.replace(f"a{i}", arg if _atomic(arg) else f"({arg})")
     return Sub(text, lo, hi)
+
+
+def _atomic(text: str) -> bool:
+    """A name, an unsigned number, a call or a parenthesized whole: safe next to any operator."""
+    if re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*|[0-9.]+(e[+-]?[0-9]+)?", text):
+        return True
+    head = re.match(r"[A-Za-z_][A-Za-z_0-9]*\(|\(", text)
+    if not head or not text.endswith(")"):
+        return False
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and i >= head.end() - 1:
+            return i == len(text) - 1  # the first parenthesis closes at the very end
+    return False
 
 
 class Generator:
@@ -206,6 +239,7 @@ class Generator:
     def __init__(self, seed: int):
         self.rng = np.random.default_rng(seed)
         self.decks: dict[str, list[str]] = {}
+        self.unused: list[str] = []  # the variables of the expression not yet placed in a leaf
 
     # random choices
 
@@ -231,8 +265,10 @@ class Generator:
     # pieces
 
     def leaf(self, names: Sequence[str]) -> Sub:
-        """A variable, alone or in a small sum or product with a constant or another variable."""
-        v = Sub(self.pick(names), -VARIABLE_RANGE, VARIABLE_RANGE)
+        """A variable, alone or in a small sum or product with a constant or another variable;
+        the variables not used yet come first."""
+        v = Sub(self.unused.pop() if self.unused else self.pick(names),
+                -VARIABLE_RANGE, VARIABLE_RANGE)
         roll = self.rng.random()
         if roll < 0.45:
             return v
@@ -283,20 +319,26 @@ class Generator:
 
     def call(self, name: str, domains: Sequence[Domain], main: Sub, names: Sequence[str]) -> Sub:
         """name(...) with `main` (fitted) as its first non-constant argument, fresh leaves as
-        the others."""
-        args = []
+        the others. A trailing optional parameter of the table (log's base, elu's alpha) is
+        left out half the time, and given by keyword half the time it is there."""
+        entry = TABLE[name]
+        count = len(domains)
+        while count > 1 and entry.defaults[count - 1] is not REQUIRED and self.chance(0.5):
+            count -= 1
+        args, parts = [], []
         placed = False
-        for domain in domains:
+        for i, domain in enumerate(domains[:count]):
             if not placed and not domain.only_constants:
                 args.append(self.fit(main, domain))
                 placed = True
             else:
                 args.append(self.fit(self.leaf(names), domain))
-        template = f"{name}({', '.join(f'a{i}' for i in range(len(args)))})"
-        return apply(template, args)
+            keyword = entry.defaults[i] is not REQUIRED and self.chance(0.5)
+            parts.append(f"{entry.params[i]}=a{i}" if keyword else f"a{i}")
+        return apply(f"{name}({', '.join(parts)})", args)
 
     def combine(self, a: Sub, b: Sub) -> Sub:
-        """a + b, a - b, c*a*b, a/b (b kept away from 0) or a constant power of a."""
+        """a + b, a - c*b, a*b, a/b (b kept away from 0) or a constant power of a, plus b."""
         roll = self.rng.random()
         if roll < 0.3:
             return apply("(a0 + a1)", [a, b])
@@ -316,7 +358,9 @@ class Generator:
         return apply(f"(a0**{fmt(exponent)} + a1)", [a, b])
 
     def names(self) -> list[str]:
-        return list(VARIABLES[: int(self.rng.integers(1, 4))])
+        names = list(VARIABLES[: int(self.rng.integers(1, 4))])
+        self.unused = self.rng.permutation(names).tolist()
+        return names
 
     def smooth(self, number: int) -> Case:
         names = self.names()
@@ -328,6 +372,20 @@ class Generator:
                 sub = self.call(name, SMOOTH[name], sub, names)
             terms.append(sub)
         return Case(number, "smooth", self.join(terms, names), chosen)
+
+    def scaled(self, number: int) -> Case:
+        """A smooth expression times 10**k (|k| <= 8), or plus 10**k (1 <= k <= 8): the same
+        shapes at other magnitudes, where absolute tolerances and rounding noise decide."""
+        case = self.smooth(number)
+        sign = self.pick(["", "-"])
+        if self.chance(0.5):
+            k = int(self.rng.integers(-8, 9))
+            case.text = f"{sign}1e{k}*({case.text})"
+        else:
+            k = int(self.rng.integers(1, 9))
+            case.text = f"{case.text} {'+' if sign == '' else '-'} 1e{k}"
+        case.corpus = "scaled"
+        return case
 
     def piecewise(self, number: int) -> Case:
         """Like `smooth`, with one or two piecewise functions among the 2-4; their arguments are
@@ -366,9 +424,6 @@ class Generator:
             probes.append((f"({args[0]}) - ({args[2]})", "zero"))
         else:
             probes.append((args[0], KINK_KIND[name]))
-        if name in ("elu", "leaky_relu") and self.chance(0.5):  # the keyword form
-            keyword = "alpha" if name == "elu" else "slope"
-            sub = Sub(f"{name}({args[0]}, {keyword}={args[1]})", sub.lo, sub.hi)
         return sub
 
     def chains(self, functions: list[str]) -> list[list[str]]:
@@ -446,17 +501,17 @@ def finite_at(text: str, point: dict[str, float]) -> bool:
     return all(math.isfinite(v) for v in values)
 
 
-def build_corpus(seed: int, count: int, piecewise: int, margin: float, tries: int = 20
+def build_corpus(seed: int, sizes: dict[str, int], margin: float, tries: int = 20
                  ) -> tuple[list[Case], Counter]:
-    """The cases of both corpora, each with a point where the value and the gradient are finite
+    """The cases of every corpus, each with a point where the value and the gradient are finite
     (and, for the piecewise corpus, away from the kinks); the points skipped are counted."""
     gen = Generator(seed)
     skipped: Counter = Counter()
     cases: list[Case] = []
-    for corpus, wanted in (("smooth", count), ("piecewise", piecewise)):
+    for corpus, wanted in sizes.items():
         made = 0
         while made < wanted:
-            case = gen.smooth(len(cases)) if corpus == "smooth" else gen.piecewise(len(cases))
+            case = getattr(gen, corpus)(len(cases))
             names = list(_function(case.text).variables)
             for _ in range(tries):
                 point = gen.point(names)
@@ -591,12 +646,14 @@ class Crash:
     verdict: str = "error"
 
 
-def run_check(case: Case, method: str, name: str, claimed: float | None = None):
+def run_check(case: Case, method: str, name: str, claimed: float | None = None,
+              rtol: float | None = None, atol: float | None = None):
     """The result for `name`; None where the method does not apply (complex step through an
     operation that is not analytic); a Crash where the checker raised anything else."""
     try:
         report = gradcli.check(case.text, at=case.point, method=method, wrt=[name],
-                               grad=None if claimed is None else {name: claimed})
+                               grad=None if claimed is None else {name: claimed},
+                               rtol=rtol, atol=atol)
     except gradcli.GradcliError as error:
         if method == "complex" and "analytic" in str(error):
             return None
@@ -607,14 +664,15 @@ def run_check(case: Case, method: str, name: str, claimed: float | None = None):
     return result
 
 
-def measure(job: tuple[Case, Sequence[str], Sequence[float]]) -> list[Derivative]:
-    case, methods, perturbations = job
+def measure(job: tuple) -> list[Derivative]:
+    """Every derivative of one case, by each method: own gradient, then the perturbed ones."""
+    case, methods, perturbations, rtol, atol = job
     gradient = gradcli.grad(case.text, at=case.point).gradient
     truths = {name: truth(case, name) for name in gradient}
     out = []
     for method in methods:
         for name, autodiff in gradient.items():
-            own = run_check(case, method, name)
+            own = run_check(case, method, name, rtol=rtol, atol=atol)
             if own is None or isinstance(own, Crash):
                 verdict = "n/a" if own is None else "error"
                 out.append(Derivative(case.number, case.corpus, method, name, autodiff, verdict,
@@ -628,7 +686,7 @@ def measure(job: tuple[Case, Sequence[str], Sequence[float]]) -> list[Derivative
             sign = case.signs[name]
             for e in perturbations:
                 wrong = autodiff * (1 + sign * e) if autodiff else sign * e
-                claimed = run_check(case, method, name, wrong)
+                claimed = run_check(case, method, name, wrong, rtol, atol)
                 d.claimed[f"{e:g}"] = "n/a" if claimed is None else claimed.verdict
             out.append(d)
     return out
@@ -646,7 +704,17 @@ def quantiles(values: Sequence[float]) -> dict[str, float | None]:
             "max": float(finite.max()), "n": int(len(finite))}
 
 
-def summarize(derivatives: list[Derivative], perturbations: Sequence[float], rtol: float) -> dict:
+def injected_outside_band(d: Derivative, e: float, rtol: float, atol: float) -> bool:
+    """Whether the error injected at relative size `e` exceeds the tolerance band
+    atol + rtol·max(|right|, |wrong|): otherwise a pass is what the tolerances ask for."""
+    right = d.autodiff or 0.0
+    error = abs(right) * e if right else e
+    return error > atol + rtol * (abs(right) + error)
+
+
+def summarize(derivatives: list[Derivative], perturbations: Sequence[float],
+              tolerance: tuple[float, float]) -> dict:
+    rtol, atol = tolerance
     own = Counter(d.verdict for d in derivatives)
     applicable = [d for d in derivatives if d.verdict not in ("n/a", "error")]
     decided = [d for d in applicable if d.verdict in ("pass", "unconnected")]
@@ -655,8 +723,12 @@ def summarize(derivatives: list[Derivative], perturbations: Sequence[float], rto
         key = f"{e:g}"
         verdicts = Counter(d.claimed[key] for d in applicable)
         n = len(applicable)
+        detectable = [d for d in applicable if injected_outside_band(d, e, rtol, atol)]
         claimed[key] = {"counts": {v: verdicts.get(v, 0) for v in CLAIMED_VERDICTS if v != "n/a"},
                         "detected": verdicts.get("fail", 0) / n if n else None,
+                        "outside_band": len(detectable),
+                        "detected_outside_band": (sum(d.claimed[key] == "fail" for d in detectable)
+                                                  / len(detectable) if detectable else None),
                         "detected_where_own_passed":
                             (sum(d.claimed[key] == "fail" for d in decided) / len(decided)
                              if decided else None)}
@@ -692,7 +764,7 @@ def table(title: str, method: str, s: dict, perturbations: Sequence[float],
           tolerances: dict) -> str:
     rtol, atol = tolerances.get(method, (None, None))
     own = s["own"]
-    lines = [f"#### {title}: `{method}` (default rtol={number(rtol)}, atol={number(atol)})", ""]
+    lines = [f"#### {title}: `{method}` (rtol={number(rtol)}, atol={number(atol)})", ""]
     lines += ["| gradcli's own gradients | pass | unconnected | **fail (false)** | inconclusive "
               "| kink | not applicable | checker error | derivatives |",
               "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -711,13 +783,34 @@ def table(title: str, method: str, s: dict, perturbations: Sequence[float],
               f"{s['underestimated']} derivatives; of the {own['fail']} own-gradient failures, "
               f"{s['fail_autodiff_off']} are autodiff values off the truth by more than rtol."]
     lines += ["", "| injected relative error | detected (fail) | inconclusive | pass (missed) | "
-              "kink | detected where own check passed |", "|---|---:|---:|---:|---:|---:|"]
+              "kink | detected where own check passed | outside the tolerance band | "
+              "detected there |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for e in perturbations:
         c = s["claimed"][f"{e:g}"]
         counts = c["counts"]
         lines.append(f"| {e:g} | {percent(c['detected'])} ({counts['fail']}) | "
                      f"{counts['inconclusive']} | {counts['pass'] + counts['unconnected']} | "
-                     f"{counts['kink']} | {percent(c['detected_where_own_passed'])} |")
+                     f"{counts['kink']} | {percent(c['detected_where_own_passed'])} | "
+                     f"{c['outside_band']} | {percent(c['detected_outside_band'])} |")
+    return "\n".join(lines)
+
+
+def overview(summary: dict, perturbations: Sequence[float]) -> str:
+    """One line per corpus and method: the false verdicts on right gradients, the detection of
+    wrong ones."""
+    head = ("| corpus | method | derivatives | false fail | false kink | inconclusive | "
+            "not applicable | checker error | " +
+            " | ".join(f"detected {e:g} (outside band)" for e in perturbations) + " |")
+    lines = [head, "|---|---|" + "---:|" * (6 + len(perturbations))]
+    for corpus, per_method in summary["methods"].items():
+        for method, s in per_method.items():
+            own = s["own"]
+            lines.append(f"| {corpus} | {method} | {s['derivatives']} | {own['fail']} | "
+                         f"{own['kink']} | "
+                         f"{own['inconclusive']} | {own['n/a']} | {own['error']} | " +
+                         " | ".join(f"{percent(c['detected'])} ({percent(c['detected_outside_band'])})"
+                                    for c in (s["claimed"][f"{e:g}"] for e in perturbations))
+                         + " |")
     return "\n".join(lines)
 
 
@@ -774,6 +867,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=400, help="smooth expressions (default 400)")
+    parser.add_argument("--scaled", type=int, default=100,
+                        help="smooth expressions times 10**k or plus 10**k (default 100; 0 for "
+                             "none)")
     parser.add_argument("--piecewise", type=int, default=100,
                         help="expressions with piecewise functions, away from kinks (default 100; "
                              "0 for none)")
@@ -783,6 +879,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--kink-margin", type=float, default=0.01,
                         help="the least distance from a kink, in units of max(1, |x|) "
                              "(default 0.01)")
+    parser.add_argument("--rtol", type=float, help="instead of each method's default rtol")
+    parser.add_argument("--atol", type=float, help="instead of each method's default atol")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--show", type=int, default=20,
                         help="how many false failures, false kinks and inconclusives to list "
@@ -799,12 +897,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         print(f"error: not in gradcli's function table: {', '.join(unknown)}", file=sys.stderr)
         return 2
-    _check_defaults()
 
     start = time.perf_counter()
-    cases, skipped = build_corpus(args.seed, args.count, args.piecewise, args.kink_margin)
+    sizes = {"smooth": args.count, "scaled": args.scaled, "piecewise": args.piecewise}
+    cases, skipped = build_corpus(args.seed, sizes, args.kink_margin)
     generated = time.perf_counter()
-    jobs = [(case, methods, perturbations) for case in cases]
+    jobs = [(case, methods, perturbations, args.rtol, args.atol) for case in cases]
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs) as pool:
             results = list(pool.map(measure, jobs, chunksize=8))
@@ -815,6 +913,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     by_case = {case.number: case for case in cases}
     tol = tolerances()
+    for method in methods:  # the tolerances in force, with --rtol and --atol applied
+        default = tol.get(method, (math.nan, math.nan))
+        tol[method] = (default[0] if args.rtol is None else args.rtol,
+                       default[1] if args.atol is None else args.atol)
     summary: dict = {
         "command": " ".join(["python", "bench/checker_power.py", *(argv or sys.argv[1:])]),
         "gradcli": f"{gradcli.__version__} ({revision()})",
@@ -828,13 +930,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "methods": {},
     }
     problems = {"false failures": [], "false kinks": [], "inconclusive": [], "checker errors": []}
-    for corpus in ("smooth", "piecewise"):
+    for corpus in sizes:
         for method in methods:
             rows = [d for d in derivatives if d.corpus == corpus and d.method == method]
-            rtol = (tol.get(method) or (math.nan, math.nan))[0]
             if rows:
                 summary["methods"].setdefault(corpus, {})[method] = summarize(rows, perturbations,
-                                                                              rtol)
+                                                                              tol[method])
         problems["false failures"] += [d for d in derivatives
                                        if d.corpus == corpus and d.verdict == "fail"]
         problems["false kinks"] += [d for d in derivatives
@@ -853,16 +954,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(_strict(summary), indent=1, allow_nan=False))
         return 0
 
+    used = [summary["functions_used"].get(name, 0) for name in [*SMOOTH, *PIECEWISE]]
     out = [f"gradcli {summary['gradcli']}, Python {summary['python']}, numpy {np.__version__}; "
            f"seed {args.seed}",
            f"expressions: {summary['expressions'].get('smooth', 0)} smooth, "
+           f"{summary['expressions'].get('scaled', 0)} scaled, "
            f"{summary['expressions'].get('piecewise', 0)} piecewise (kink margin "
            f"{args.kink_margin:g}); "
-           f"{len(SMOOTH)} smooth and {len(PIECEWISE)} piecewise functions of the table",
+           f"{len(SMOOTH)} smooth and {len(PIECEWISE)} piecewise functions of the table, each "
+           f"built around {min(used)} to {max(used)} times (not counting domain wrappers)",
            "points skipped: " + (", ".join(f"{k} {v}" for k, v in sorted(skipped.items()))
                                  or "none"),
            ""]
-    titles = {"smooth": "Smooth corpus", "piecewise": "Piecewise corpus, away from kinks"}
+    out += [overview(summary, perturbations), ""]
+    titles = {"smooth": "Smooth corpus", "scaled": "Scaled corpus (smooth, times or plus 10**k)",
+              "piecewise": "Piecewise corpus, away from kinks"}
     for corpus, per_method in summary["methods"].items():
         for method, s in per_method.items():
             out += [table(titles[corpus], method, s, perturbations, tol), ""]
@@ -873,14 +979,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                f"{args.jobs} process{'es' if args.jobs > 1 else ''}")
     print("\n".join(out))
     return 0
-
-
-def _check_defaults() -> None:
-    """The sentinels of the table are what the generator assumes (a required parameter, or an
-    optional one with no default, such as log's base)."""
-    for entry in FUNCTIONS:
-        for default in entry.defaults:
-            assert default is REQUIRED or default is OMITTED or isinstance(default, float), entry
 
 
 def _strict(value):

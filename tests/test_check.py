@@ -255,3 +255,23 @@ def test_the_high_precision_forward_agrees_with_numpy_on_every_function():
         with mpmath.mp.workdps(30):
             got = float(forward(*map(mpmath.mpf, args)))
         assert got == pytest.approx(expected, rel=1e-13, abs=1e-300), primitive.name
+
+
+# Cases the benchmark (bench/checker_power.py) found as false failures or crashes.
+@pytest.mark.parametrize("text, at, method", [
+    ("exp(x)*cos(x) + 1e4", {"x": 0.702}, "ridders"),
+    ("sin(x) + 2*y + 1e8", {"x": 0.395161, "y": 0.44}, "ridders"),
+    ("sin(x) + 1e4", {"x": 1.4582}, "ridders"),
+    ("sinh(x)*cos(2*x)", {"x": 1.847}, "complex"),
+    ("exp(x)*sin(x)", {"x": -1.423}, "complex"),
+])
+def test_no_false_failure_where_f_is_large_or_the_reference_is_exact(text, at, method):
+    report = gradcli.check(text, at, method=method, strict=True)
+    assert report.verdict in ("pass", "inconclusive"), report.to_dict()
+    assert all(r.verdict != "kink" for r in report.results)
+
+
+def test_complex_step_through_a_non_analytic_op_on_another_variables_path():
+    report = gradcli.check("sin(x) + softplus(y)", {"x": 1.0, "y": 2.0}, method="complex",
+                           wrt=["x"])
+    assert report.verdict == "pass"

@@ -238,10 +238,10 @@ def check(
                          "complex step, for analytic functions), mpmath (the function in 50-digit "
                          "arithmetic, differentiated by mpmath).")] = Method.ridders,
     rtol: Annotated[float | None, typer.Option(
-        "--rtol", help="Relative tolerance (default per method: ridders 1e-9, central 1e-6, "
+        "--rtol", help="Relative tolerance (default per method: ridders 1e-9, central 1e-7, "
                        "complex 1e-12, mpmath 1e-11).", show_default=False)] = None,
     atol: Annotated[float | None, typer.Option(
-        "--atol", help="Absolute tolerance (default per method: ridders 1e-12, central 1e-9, "
+        "--atol", help="Absolute tolerance (default per method: ridders 1e-12, central 1e-10, "
                        "complex 1e-15, mpmath 1e-14).", show_default=False)] = None,
     eps: Annotated[float | None, typer.Option(
         "--eps", help="The step of --method central (default cbrt(eps)*max(1, |x|)).",

@@ -27,11 +27,11 @@ class MissingValue(PointError):
         self.name = name
 
 
-def evaluate(roots: Iterable[Node], inputs: Mapping[str, object],
-             dtype=np.float64) -> dict[int, np.ndarray]:
+def evaluate(roots: Iterable[Node], inputs: Mapping[str, object]) -> dict[int, np.ndarray]:
     """The value of every node the roots depend on, keyed by node index.
 
-    `dtype` is float64; the complex step of the checker evaluates with complex128."""
+    Inputs are float64; a complex input stays complex (the checker's complex step gives one
+    variable a complex value, and only the operations on its path see complex numbers)."""
     values: dict[int, np.ndarray] = {}
     with np.errstate(all="ignore"):
         for node in ancestors(roots):
@@ -42,7 +42,9 @@ def evaluate(roots: Iterable[Node], inputs: Mapping[str, object],
                 name = node.attrs[0]
                 if name not in inputs:
                     raise MissingValue(name)
-                values[node.index] = np.asarray(inputs[name], dtype=dtype)[()]
+                value = np.asarray(inputs[name])
+                values[node.index] = value.astype(
+                    np.complex128 if value.dtype.kind == "c" else np.float64, copy=False)[()]
             else:
                 values[node.index] = op.forward(*(values[i.index] for i in node.inputs))
     return values

@@ -43,6 +43,11 @@ def _values(f: Function1, xs: np.ndarray) -> np.ndarray:
     return np.broadcast_to(np.asarray(f(xs), dtype=np.float64), xs.shape)
 
 
+def _magnitude(values: np.ndarray) -> float:
+    finite = np.abs(values[np.isfinite(values)])
+    return float(finite.max()) if finite.size else 0.0
+
+
 def central(f: Function1, x: float, step: float | None = None) -> Estimate:
     """(f(x + h) - f(x - h)) / 2h with h = cbrt(eps)·max(1, |x|) unless `step` is given."""
     h = step if step is not None else EPS ** (1 / 3) * max(1.0, abs(x))
@@ -57,13 +62,13 @@ def central(f: Function1, x: float, step: float | None = None) -> Estimate:
     return Estimate(float(d1), float(truncation + rounding), h)
 
 
-def _extrapolate(differences: np.ndarray, ratio: float, order: int) -> tuple[float, float]:
+def _extrapolate(differences: np.ndarray, ratio: float, order: int) -> tuple[float, float, int]:
     """Richardson extrapolation of differences taken at steps h, h/ratio, h/ratio², ... whose
-    error is a series in powers of h**order; the best entry of the Neville tableau, and the
-    change it made as the estimate of its error."""
+    error is a series in powers of h**order: the best entry of the Neville tableau, the change
+    it made as the estimate of its error, and the index of the smallest step it used."""
     if len(differences) == 1:
-        return float(differences[0]), math.inf
-    best, error = math.nan, math.inf
+        return float(differences[0]), math.inf, 0
+    best, error, used = math.nan, math.inf, 0
     factor0 = ratio**order
     previous: list[float] = []
     for d in differences:
@@ -74,31 +79,37 @@ def _extrapolate(differences: np.ndarray, ratio: float, order: int) -> tuple[flo
             factor *= factor0
             change = max(abs(row[j] - row[j - 1]), abs(row[j] - previous[j - 1]))
             if change <= error:
-                best, error = row[j], change
+                best, error, used = row[j], change, len(previous)
         # stop when the extrapolation is getting worse: rounding has taken over
         if previous and abs(row[-1] - previous[-1]) >= 2 * error:
             break
         previous = row
-    return best, error
+    return best, error, used
 
 
-def _richardson(differences_at: Callable[[np.ndarray], np.ndarray], x: float, order: int,
-                ratio: float = 1.4, count: int = 12) -> Estimate:
+def _richardson(differences_at: Callable[[np.ndarray], tuple[np.ndarray, float]], x: float,
+                order: int, ratio: float = 1.4, count: int = 12) -> Estimate:
     """Extrapolated differences, tried from three first steps (1/10, 1/100 and 1/1000 of
     max(1, |x|)); the result with the smallest error estimate wins. Large steps whose stencil
-    leaves the function's domain (non-finite values) are skipped."""
+    leaves the function's domain (non-finite values) are skipped.
+
+    `differences_at(hs)` gives the differences at the steps and the largest |f| it used: the
+    rounding of f, eps·|f|/h at the smallest step the result depends on (times 4 for the
+    extrapolation's weights), is a floor under the error estimate. Without it the tableau can
+    claim 1e-18 for a function that carries a constant of 1e8."""
     best = NONE
     for first in (0.1, 0.01, 0.001):
         hs = first * max(1.0, abs(x)) / ratio ** np.arange(count)
-        differences = differences_at(hs)
+        differences, magnitude = differences_at(hs)
         finite = np.isfinite(differences)
         if not finite.any():
             continue
         start = int(np.argmax(finite))
         usable = differences[start:]
         end = int(np.argmin(np.isfinite(usable))) or len(usable)
-        value, error = _extrapolate(usable[:end], ratio, order)
-        error = max(error, 2 * EPS * abs(value))
+        value, error, used = _extrapolate(usable[:end], ratio, order)
+        rounding = 4 * EPS * magnitude / hs[start + used]
+        error = max(error, rounding, 2 * EPS * abs(value))
         if math.isfinite(value) and error < best.error:
             best = Estimate(float(value), float(error), float(hs[start]))
     return best
@@ -107,11 +118,11 @@ def _richardson(differences_at: Callable[[np.ndarray], np.ndarray], x: float, or
 def ridders(f: Function1, x: float) -> Estimate:
     """Central differences extrapolated to zero step (error series in h²)."""
 
-    def differences(hs: np.ndarray) -> np.ndarray:
+    def differences(hs: np.ndarray) -> tuple[np.ndarray, float]:
         xs = np.concatenate([x + hs, x - hs])
         values = _values(f, xs)
         n = len(hs)
-        return (values[:n] - values[n:]) / (xs[:n] - xs[n:])
+        return (values[:n] - values[n:]) / (xs[:n] - xs[n:]), _magnitude(values)
 
     return _richardson(differences, x, order=2)
 
@@ -123,9 +134,10 @@ def one_sided(f: Function1, x: float, side: int) -> Estimate:
     if not math.isfinite(f0):
         return NONE
 
-    def differences(hs: np.ndarray) -> np.ndarray:
+    def differences(hs: np.ndarray) -> tuple[np.ndarray, float]:
         xs = x + side * hs
-        return (_values(f, xs) - f0) / (xs - x)
+        values = _values(f, xs)
+        return (values - f0) / (xs - x), max(_magnitude(values), abs(f0))
 
     return _richardson(differences, x, order=1)
 
