@@ -40,7 +40,7 @@ Three corpora are reported separately:
   argument at least `--kink-margin`·max(1, |x|) from a kink along each variable, to first
   order).
 
-Each derivative is also computed in 40-digit arithmetic (mpmath, when installed), to tell whose
+Each derivative is also computed in 50-digit arithmetic (mpmath, when installed), to tell whose
 error a disagreement is: the autodiff value's or the reference's.
 
 Every call goes through the public API (`gradcli.grad`, `gradcli.check`), so the numbers are
@@ -532,7 +532,7 @@ def build_corpus(seed: int, sizes: dict[str, int], margin: float, tries: int = 2
 
 
 # ---------------------------------------------------------------------------------------------
-# The truth: each derivative again, in 40-digit arithmetic (mpmath), to tell whose error a
+# The truth: each derivative again, in 50-digit arithmetic (mpmath), to tell whose error a
 # disagreement is, the autodiff value's or the reference's
 
 
@@ -567,7 +567,7 @@ class Derivative:
     rel_error: float = math.nan
     note: str = ""
     claimed: dict[str, str] = field(default_factory=dict)  # perturbation -> verdict
-    truth: float = math.nan  # the derivative in 40-digit arithmetic (mpmath)
+    truth: float = math.nan  # the derivative in 50-digit arithmetic (mpmath)
 
     def off(self, value: float | None) -> float:
         """How far `value` is from the truth: relative, or absolute where the truth is 0."""
@@ -682,7 +682,7 @@ def summarize(derivatives: list[Derivative], perturbations: Sequence[float],
         "abs_error_at_zero": quantiles([d.abs_error for d in connected if d.autodiff == 0]),
         "error_estimate_relative": quantiles([d.error_estimate / abs(d.autodiff)
                                               for d in connected if d.autodiff]),
-        # against the 40-digit truth: whose error the rel_error above is
+        # against the 50-digit truth: whose error the rel_error above is
         "reference_vs_truth": quantiles([d.off(d.numeric) for d in applicable if d.truth]),
         "autodiff_vs_truth": quantiles([d.off(d.autodiff) for d in derivatives if d.truth]),
         "underestimated": sum(abs(d.numeric - d.truth) > 2 * d.error_estimate
@@ -715,8 +715,8 @@ def table(title: str, method: str, s: dict, perturbations: Sequence[float],
     for key, label in (("rel_error_nonzero", "rel_error, autodiff vs reference (derivative != 0)"),
                        ("abs_error_at_zero", "abs_error, autodiff vs reference (derivative == 0)"),
                        ("error_estimate_relative", "error estimate / abs(derivative)"),
-                       ("reference_vs_truth", "reference vs 40-digit truth (relative)"),
-                       ("autodiff_vs_truth", "autodiff vs 40-digit truth (relative)")):
+                       ("reference_vs_truth", "reference vs 50-digit truth (relative)"),
+                       ("autodiff_vs_truth", "autodiff vs 50-digit truth (relative)")):
         q = s[key]
         lines.append(f"| {label} | {number(q['median'])} | {number(q['p99'])} | "
                      f"{number(q['max'])} | {q['n']} |")
@@ -771,7 +771,7 @@ def listing(title: str, found: list[Derivative], cases: dict[int, Case], limit: 
                   f"    at {case.point}, d/d{d.variable}: autodiff {d.autodiff!r}, "
                   f"numeric {d.numeric!r}, error estimate {d.error_estimate:.3g}, "
                   f"rel_error {d.rel_error:.3g}",
-                  f"    40-digit truth {d.truth!r}: the autodiff value is off by "
+                  f"    50-digit truth {d.truth!r}: the autodiff value is off by "
                   f"{d.off(d.autodiff):.2g}, the reference by {d.off(d.numeric):.2g}",
                   f"    note: {d.note}",
                   f"    $ {reproduction(case, d)}"]
