@@ -130,9 +130,11 @@ def _read_expression(text: str) -> str:
     return sys.stdin.read().strip() if text == "-" else text
 
 
-def _at_each_point(texts: list[str] | None, compute: Callable) -> list:
+def _at_each_point(texts: list[str] | None, compute: Callable,
+                   tick: Callable[[], None] | None = None) -> list:
     """compute(point) at each --at point (one empty point if there is none), with the
-    warnings of the point's own values put first among the result's warnings."""
+    warnings of the point's own values put first among the result's warnings; `tick` is
+    called after each point (a progress bar)."""
     from gradcli.points import read_point
 
     results = []
@@ -142,6 +144,8 @@ def _at_each_point(texts: list[str] | None, compute: Callable) -> list:
         result = compute(point)
         result.warnings[:0] = notes
         results.append(result)
+        if tick is not None:
+            tick()
     return results
 
 
@@ -156,9 +160,10 @@ def _format(chosen: Format | None) -> Format:
     return Format.table if sys.stdout.isatty() else Format.plain
 
 
-def _emit(results: list, fmt: Format) -> None:
+def _emit(results: list, fmt: Format, table: Callable | None = None) -> None:
     """Results to stdout in the chosen format; their warnings to stderr (in JSON, also in the
-    objects, with the notes on non-finite numbers written as strings)."""
+    objects, with the notes on non-finite numbers written as strings). `table(render)` picks
+    the renderer of the table format (default: values and gradients)."""
     if fmt is Format.json:
         objects = [result.to_dict() for result in results]
         warnings = [w for obj in objects for w in obj.get("warnings", [])]
@@ -169,7 +174,8 @@ def _emit(results: list, fmt: Format) -> None:
     if fmt is Format.table:
         from gradcli import render
 
-        render.results_table(results, render.console())
+        draw = table(render) if table is not None else render.results_table
+        draw(results, render.console())
     elif fmt is Format.json:
         for obj in objects:
             print(json.dumps(obj, ensure_ascii=False, allow_nan=False))
@@ -292,29 +298,17 @@ def check(
         from gradcli import render
 
         progress = render.DelayedProgress(points or len(at or [None]), "checking")
+    tick = progress.advance if progress is not None else None
     try:
         if points is None:
-            def one(point):
-                report = check_function(function, point, options, claimed, names)
-                if progress is not None:
-                    progress.advance()
-                return report
-
-            reports = _at_each_point(at, one)
+            reports = _at_each_point(at, lambda point: check_function(
+                function, point, options, claimed, names), tick)
         else:
-            reports = _sampled(function, options, claimed, names, at, points, seed, domain,
-                               progress.advance if progress is not None else None)
+            reports = _sampled(function, options, claimed, names, at, points, seed, domain, tick)
     finally:
         if progress is not None:
             progress.close()
-    if fmt is Format.table:
-        for warning in (w for r in reports for w in r.warnings):
-            print(f"gradcli: warning: {warning}", file=sys.stderr)
-        from gradcli import render
-
-        render.check_tables(reports, render.console())
-    else:
-        _emit(reports, fmt)
+    _emit(reports, fmt, table=lambda render: render.check_tables)
     if junit is not None:
         from gradcli.junit import write_junit
 
