@@ -72,13 +72,13 @@ class Function:
     def backward(self) -> Backward:
         """The reverse pass with respect to every free variable (built once, then reused)."""
         if self._backward is None:
-            wrt = [self._variable(name) for name in self.variables]
+            wrt = [self.variable_node(name) for name in self.variables]
             self._backward = backward(self.output, [node for node in wrt if node is not None])
         return self._backward
 
     def gradient_node(self, name: str) -> Node | Unconnected:
         """The node of ∂f/∂name, or UNCONNECTED when the output has no path to `name`."""
-        return self.backward().gradient(self._variable(name))
+        return self.backward().gradient(self.variable_node(name))
 
     def derivative(self, name: str) -> Function | None:
         """∂f/∂name as a Function of its own (None where unconnected): second derivatives are
@@ -125,7 +125,8 @@ class Function:
 
     # helpers
 
-    def _variable(self, name: str) -> Node | None:
+    def variable_node(self, name: str) -> Node | None:
+        """The graph's node of the variable `name`, if the expression has it."""
         return self.graph.find(VARIABLE, (name,))
 
     def _run(self, roots: Sequence[Node], point: Mapping[str, object]) -> dict:

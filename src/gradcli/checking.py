@@ -29,7 +29,7 @@ from gradcli.evaluation import evaluate
 from gradcli.graph import ancestors
 from gradcli.numeric import Estimate
 from gradcli.points import sample_points
-from gradcli.report import jsonable
+from gradcli.report import GradResult, jsonable
 
 METHODS = ("ridders", "central", "complex", "mpmath")
 # Default tolerances per method, relative and absolute: far wider than each method's own error
@@ -138,7 +138,7 @@ def _along(function: Function, point: Mapping[str, float], name: str):
 
 def _not_analytic(function: Function, name: str) -> list[str]:
     """The operations on a path from `name` to the output that the complex step cannot pass."""
-    variable = function._variable(name)
+    variable = function.variable_node(name)
     if variable is None:
         return []
     depends = {variable.index}
@@ -303,9 +303,19 @@ def check_function(function: Function, at: Mapping[str, float], options: Options
                    grad: Mapping[str, float] | None = None,
                    wrt: Sequence[str] | None = None) -> CheckReport:
     """Check the gradient of `function` at one point (see the module's docstring)."""
-    options = options.resolved()
-    names = list(wrt if wrt is not None else (grad if grad else function.variables))
-    own = function.grad(at, wrt=names)
+    names = _checked_names(function, grad, wrt)
+    return _check_point(function, function.grad(at, wrt=names), options.resolved(), grad, names)
+
+
+def _checked_names(function: Function, grad: Mapping[str, float] | None,
+                   wrt: Sequence[str] | None) -> list[str]:
+    """The variables to check: --wrt, else those of a claimed gradient, else all of them."""
+    return list(wrt if wrt is not None else (grad if grad else function.variables))
+
+
+def _check_point(function: Function, own: GradResult, options: Options,
+                 grad: Mapping[str, float] | None, names: list[str]) -> CheckReport:
+    """The check at the point of `own`, gradcli's value and gradient there (options resolved)."""
     point = dict(own.point)
     for name in names:
         if name not in point:
@@ -356,15 +366,17 @@ def check_random(function: Function, count: int, seed: int = 0,
     if unknown:
         raise UsageError(f"--domain names {', '.join(unknown)}, not a variable of the expression")
     reports, skipped = [], 0
-    names = list(wrt if wrt is not None else (grad if grad else function.variables))
+    names = _checked_names(function, grad, wrt)
+    options = options.resolved()
     for point in sample_points(list(function.variables), count, seed, domain, fixed):
         if progress is not None:
             progress()
-        own = function.grad(point, wrt=names, unconnected="zero")
-        if not all(math.isfinite(v) for v in [own.value, *own.gradient.values()]):
+        own = function.grad(point, wrt=names)
+        numbers = [own.value, *(g for g in own.gradient.values() if g is not None)]
+        if not all(math.isfinite(v) for v in numbers):
             skipped += 1
             continue
-        reports.append(check_function(function, point, options, grad, wrt))
+        reports.append(_check_point(function, own, options, grad, names))
     if not reports:
         raise UsageError("no sampled point has a finite value and gradient: narrow --domain")
     return reports, skipped
