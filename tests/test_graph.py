@@ -95,7 +95,7 @@ def test_sum_of_100000_terms():
 
 def test_arrays_of_points_evaluate_elementwise():
     xs = np.linspace(-2, 2, 101)
-    result = gradcli.grad("x**2*sin(x) + y", at={"x": xs, "y": 3.0})
+    result = gradcli.grad("x**2*sin(x) + y", at={"x": xs, "y": 3.0}, batch=True)
     assert result.value.shape == xs.shape
     np.testing.assert_allclose(result.gradient["x"], 2 * xs * np.sin(xs) + xs**2 * np.cos(xs),
                                rtol=1e-14, atol=1e-15)

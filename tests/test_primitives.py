@@ -27,8 +27,14 @@ import mpmath
 import pytest
 
 import gradcli
-from gradcli.functions import FUNCTIONS, REQUIRED
-from gradcli.ops import PRIMITIVES
+from gradcli.functions import FUNCTIONS as ALL_FUNCTIONS
+from gradcli.functions import REQUIRED
+from gradcli.ops import PRIMITIVES as ALL_PRIMITIVES
+
+# Functions of numbers and the elementwise rows; the functions and operations along the axes of
+# arrays are checked in tests/test_tensors.py (against mpmath over arrays of several shapes).
+FUNCTIONS = [entry for entry in ALL_FUNCTIONS if not entry.on_arrays]
+PRIMITIVES = [primitive for primitive in ALL_PRIMITIVES if primitive.elementwise]
 
 DPS = 50  # working precision of the reference: 50 digits, far beyond float64's 16
 
@@ -137,8 +143,11 @@ REFERENCES: dict[str, Reference] = {
     "floor": ref(M.floor, -2.5, -0.3, 0.7, 3.2, 4.0, no_gradient=("x",)),
     "ceil": ref(M.ceil, -2.5, -0.3, 0.7, 3.2, 4.0, no_gradient=("x",)),
     "round": ref(M.nint, -2.5, -0.3, 0.5, 1.5, 2.7, no_gradient=("x",)),  # nint: halves to even
-    "max": ref(max, (1.0, 2.0), (3.0, -1.0), (-0.5, -0.7)),
-    "min": ref(min, (1.0, 2.0), (3.0, -1.0), (-0.5, -0.7)),
+    # max(a) of a number is a itself (the reduction over no axis)
+    "max": ref(lambda a, b=None: a if b is None else max(a, b), (1.0, 2.0), (3.0, -1.0),
+               (-0.5, -0.7)),
+    "min": ref(lambda a, b=None: a if b is None else min(a, b), (1.0, 2.0), (3.0, -1.0),
+               (-0.5, -0.7)),
     "clip": ref(lambda x, lo, hi: min(max(x, lo), hi),
                 (0.5, 0.0, 1.0), (-2.0, -1.0, 1.0), (3.0, -1.0, 2.0), (0.2, -0.5, 0.5)),
     "where": ref(lambda cond, a, b: a if cond != 0 else b,
@@ -196,12 +205,14 @@ def function_cases(entry) -> list[Case]:
     defaults against the reference's own.
     """
     reference = REFERENCES[entry.name]
-    required = [p for p, d in zip(entry.params, entry.defaults, strict=True) if d is REQUIRED]
-    optional = [p for p, d in zip(entry.params, entry.defaults, strict=True) if d is not REQUIRED]
-    assert entry.params[:len(required)] == tuple(required), "required parameters come first"
+    params = [(p, d) for p, d in zip(entry.params, entry.defaults, strict=True)
+              if p not in entry.static]  # settings (axis=...) are tested with arrays
+    required = [p for p, d in params if d is REQUIRED]
+    optional = [p for p, d in params if d is not REQUIRED]
+    assert [p for p, _ in params[:len(required)]] == required, "required parameters come first"
     arguments = required + [f"{p}={p}" for p in optional]
     common = dict(reference=reference.function, rtol=reference.rtol)
-    cases = [Case(f"{entry.name}({', '.join(arguments)})", entry.params,
+    cases = [Case(f"{entry.name}({', '.join(arguments)})", tuple(required + optional),
                   points=reference.points, no_gradient=frozenset(reference.no_gradient),
                   **common)]
     if optional:
@@ -342,8 +353,9 @@ def test_references_cover_every_parameter():
     """Each reference point gives every parameter, so each parameter is differentiated."""
     for entry in FUNCTIONS:
         if entry.name in REFERENCES:
+            dynamic = [p for p in entry.params if p not in entry.static]
             for point in REFERENCES[entry.name].points:
-                assert len(point) == len(entry.params), f"{entry.signature}: point {point}"
+                assert len(point) == len(dynamic), f"{entry.signature}: point {point}"
 
 
 @pytest.mark.parametrize("label", OPERATOR_REFERENCES)

@@ -50,7 +50,8 @@ def test_only_the_cli_imports_typer_and_only_the_renderer_imports_rich(path):
 
 
 # The dependency direction: a module may import only modules below it in this order.
-LAYERS = ["errors", "numeric", "graph", "ops", "highprecision", "functions", "printing", "parsing",
+LAYERS = ["errors", "numeric", "graph", "ops", "highprecision", "arrays", "functions", "printing",
+          "calls", "parse_errors", "parsing",
           "evaluation",
           "autodiff", "points", "report", "catalog", "api", "checking", "junit", "render", "cli"]
 

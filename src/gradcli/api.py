@@ -7,16 +7,23 @@
     3.637189707302727
     >>> f.grad(x=2.0).gradient
     {'x': 1.9726023611141572}
+
+Values may be arrays: `parse("sum(softmax(v)*log(v))").grad(v=[0.2, 0.3, 0.5])` differentiates
+a function of the vector v. A graph has static shapes, so a Function is built for the shapes of
+its variables (numbers unless given) and rebuilt, once per new combination, for the shapes of
+the point it is given. `batch=True` reads arrays instead as sets of points, each variable's
+array one coordinate of the points: the expression (a function of numbers) is evaluated and
+differentiated at every point in one pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from gradcli.autodiff import UNCONNECTED, Backward, Unconnected, backward
-from gradcli.errors import PointError, UnconnectedError, UsageError, suggest
+from gradcli.errors import PointError, ShapeError, UnconnectedError, UsageError, suggest
 from gradcli.evaluation import MissingValue, evaluate, nonfinite_warnings
 from gradcli.functions import BY_NAME, CONSTANTS
 from gradcli.graph import Graph, Node, ancestors
@@ -28,20 +35,50 @@ from gradcli.report import EvalResult, GradResult
 UNCONNECTED_MODES = ("none", "zero", "error")
 
 
+Shapes = Mapping[str, tuple[int, ...]]
+
+
 class Function:
-    """A differentiable function of named variables, backed by a graph."""
+    """A differentiable function of named variables, backed by a graph of static shapes.
+
+    `rebuild(shapes)` gives the same function built for other shapes of its variables (None
+    when it cannot be rebuilt); the variants are kept, one per combination of shapes.
+    """
 
     def __init__(self, text: str, graph: Graph, output: Node,
-                 positions: Mapping[str, tuple[int, int]]):
+                 positions: Mapping[str, tuple[int, int]],
+                 rebuild: Callable[[Shapes], Function] | None = None):
         self.text = text
         self.graph = graph
         self.output = output
         self.positions = dict(positions)
+        self._rebuild = rebuild
         self._backward: Backward | None = None
+        self._variants: dict[tuple, Function] = {}
 
     @classmethod
     def from_parsed(cls, parsed: Parsed) -> Function:
-        return cls(parsed.text, parsed.graph, parsed.output, parsed.positions)
+        text = parsed.text
+        return cls(text, parsed.graph, parsed.output, parsed.positions,
+                   lambda shapes: cls.from_parsed(parse_expression(text, shapes)))
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shape of each variable this function is built for."""
+        return {name: node.shape for name in self.variables
+                if (node := self.variable_node(name)) is not None}
+
+    def at_shapes(self, shapes: Shapes) -> Function:
+        """This function built for variables of the given shapes (those it has; others () )."""
+        wanted = {name: tuple(shapes.get(name, ())) for name in self.variables}
+        if wanted == self.shapes:
+            return self
+        key = tuple(sorted(wanted.items()))
+        if key not in self._variants:
+            if self._rebuild is None:
+                raise ShapeError(f"{self.text!r} was built for shapes {self.shapes}, not {wanted}")
+            self._variants[key] = self._rebuild(wanted)
+        return self._variants[key]
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -57,15 +94,33 @@ class Function:
     # evaluation
 
     def __call__(self, at: Mapping[str, object] | None = None, /, **values):
-        """The value at a point: f(x=2) or f({'x': 2}); arrays evaluate elementwise."""
+        """The value at a point: f(x=2) or f({'x': 2}), f(v=[1, 2, 3])."""
         return self.evaluate(_merge(at, values)).value
 
-    def evaluate(self, at: Mapping[str, object]) -> EvalResult:
-        given, point, shape = _read_point(at)
-        values = self._run([self.output], point)
-        value = _shaped(values[self.output.index], shape)
-        warnings = nonfinite_warnings([self.output], values)
-        return EvalResult(self.text, given, value, warnings)
+    def evaluate(self, at: Mapping[str, object], *, batch: bool = False) -> EvalResult:
+        f, given, point, shape = self._prepare(at, batch)
+        values = f._run([f.output], point)
+        value = _shaped(values[f.output.index], shape)
+        warnings = nonfinite_warnings([f.output], values)
+        return EvalResult(f.text, given, value, warnings)
+
+    def _prepare(self, at: Mapping[str, object], batch: bool):
+        """(the function built for the point's shapes, the point as given, the point as
+        evaluated, the shape of the batch or None)."""
+        given = _read_point(at)
+        if not batch:
+            return self.at_shapes({n: np.shape(v) for n, v in given.items()}), given, given, None
+        f = self.at_shapes({})
+        if any(node.shape for node in ancestors([f.output])):
+            raise UsageError("batch=True evaluates a function of numbers at many points; "
+                             f"{f.text!r} has array values inside")
+        try:
+            shape = np.broadcast_shapes(*(np.shape(v) for v in given.values())) if given else ()
+        except ValueError:
+            shapes = ", ".join(f"{n}: {np.shape(v)}" for n, v in given.items())
+            raise PointError(f"the arrays of points have shapes that do not broadcast ({shapes})") \
+                from None
+        return f, given, {n: np.broadcast_to(v, shape) for n, v in given.items()}, shape
 
     # differentiation
 
@@ -88,15 +143,25 @@ class Function:
             return None
         used = {n.attrs[0] for n in ancestors([node]) if n.op is VARIABLE}
         positions = {v: p for v, p in self.positions.items() if v in used}
-        return Function(to_text(node), self.graph, node, positions)
+        parent = self
+        return Function(to_text(node), self.graph, node, positions,
+                        lambda shapes: parent.at_shapes(shapes).derivative(name))
 
     def grad(self, at: Mapping[str, object] | None = None, /, *, wrt: Sequence[str] | None = None,
-             unconnected: str = "none", **values) -> GradResult:
-        """Value and gradient at a point; `unconnected` is 'none', 'zero' or 'error'."""
+             unconnected: str = "none", batch: bool = False, **values) -> GradResult:
+        """Value and gradient at a point; `unconnected` is 'none', 'zero' or 'error'. With
+        `batch`, arrays are sets of points (see the module's docstring)."""
         if unconnected not in UNCONNECTED_MODES:
             raise UsageError(f"unconnected must be one of {', '.join(UNCONNECTED_MODES)}, "
                              f"not {unconnected!r}")
-        given, point, shape = _read_point(_merge(at, values))
+        f, given, point, shape = self._prepare(_merge(at, values), batch)
+        return f._grad(given, point, shape, wrt, unconnected)
+
+    def _grad(self, given: dict, point: dict, shape: tuple[int, ...] | None,
+              wrt: Sequence[str] | None, unconnected: str) -> GradResult:
+        if self.output.shape:
+            raise ShapeError(f"the output has shape {self.output.shape}: a gradient needs a "
+                             "number; reduce it (sum(...), mean(...)) or pick an entry ([0])")
         names = list(self.variables if wrt is None else wrt)
         nodes = {name: self.gradient_node(name) for name in names}
         missing = [name for name, node in nodes.items() if node is UNCONNECTED]
@@ -115,7 +180,8 @@ class Function:
         gradient: dict[str, object] = {}
         for name, node in nodes.items():
             if node is UNCONNECTED:
-                gradient[name] = None if unconnected == "none" else _shaped(0.0, shape)
+                zeros = np.zeros(np.shape(given.get(name, 0.0)))
+                gradient[name] = None if unconnected == "none" else _shaped(zeros, shape)
             else:
                 gradient[name] = _shaped(values_[node.index], shape)
         warnings = notes + nonfinite_warnings([self.output], values_)
@@ -146,20 +212,27 @@ class Function:
                              f"--at {error.name}=...){hint}", self.text, line, column) from None
 
 
-def parse(text: str) -> Function:
-    """The function of an expression such as 'log(x1) + x1*x2 - sin(x2)'."""
-    return Function.from_parsed(parse_expression(text))
+def parse(text: str, shapes: Shapes | None = None) -> Function:
+    """The function of an expression such as 'log(x1) + x1*x2 - sin(x2)', its variables
+    numbers unless `shapes` gives them shapes ({'v': (3,)})."""
+    return Function.from_parsed(parse_expression(text, shapes))
 
 
 def grad(text: str, at: Mapping[str, object], wrt: Sequence[str] | None = None,
-         unconnected: str = "none") -> GradResult:
+         unconnected: str = "none", batch: bool = False) -> GradResult:
     """Value and gradient of an expression at a point: `grad('x*y', at={'x': 2, 'y': 3})`."""
-    return parse(text).grad(at, wrt=wrt, unconnected=unconnected)
+    return _parse_for(text, at, batch).grad(at, wrt=wrt, unconnected=unconnected, batch=batch)
 
 
-def evaluate_at(text: str, at: Mapping[str, object]) -> EvalResult:
+def evaluate_at(text: str, at: Mapping[str, object], batch: bool = False) -> EvalResult:
     """The value of an expression at a point."""
-    return parse(text).evaluate(at)
+    return _parse_for(text, at, batch).evaluate(at, batch=batch)
+
+
+def _parse_for(text: str, at: Mapping[str, object], batch: bool) -> Function:
+    """The expression built for the shapes of the point (numbers with batch)."""
+    shapes = {} if batch else {name: np.shape(value) for name, value in _read_point(at).items()}
+    return parse(text, shapes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,33 +244,25 @@ def _merge(at: Mapping[str, object] | None, values: Mapping[str, object]) -> dic
     return merged
 
 
-def _read_point(at: Mapping[str, object]) -> tuple[dict, dict, tuple[int, ...]]:
-    """(the point as given, as float64; the point broadcast to one shape; that shape).
-
-    Arrays are sets of points: they are broadcast against each other and evaluated elementwise.
-    """
+def _read_point(at: Mapping[str, object]) -> dict[str, object]:
+    """The point as float64: a float for a number, an array otherwise."""
     given: dict[str, object] = {}
     for name, value in at.items():
         try:
             array = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):
-            raise PointError(f"the value of '{name}' is not a number: {value!r}") from None
+            raise PointError(f"the value of '{name}' is not a number or an array of numbers: "
+                             f"{value!r}") from None
         given[name] = float(array) if array.ndim == 0 else array
-    try:
-        shape = np.broadcast_shapes(*(np.shape(v) for v in given.values())) if given else ()
-    except ValueError:
-        shapes = ", ".join(f"{n}: {np.shape(v)}" for n, v in given.items())
-        raise PointError(f"the arrays of points have shapes that do not broadcast ({shapes})") \
-            from None
-    point = given if not shape else {n: np.broadcast_to(v, shape) for n, v in given.items()}
-    return given, point, shape
+    return given
 
 
-def _shaped(value, shape: tuple[int, ...]):
-    """A float at a single point, an array of the points' shape otherwise."""
-    if not shape:
-        return float(value)
-    return np.broadcast_to(np.asarray(value, dtype=np.float64), shape).copy()
+def _shaped(value, batch: tuple[int, ...] | None):
+    """A float for a number, a fresh array otherwise (of the batch's shape, in a batch)."""
+    array = np.asarray(value, dtype=np.float64)
+    if batch is not None:
+        array = np.broadcast_to(array, batch)
+    return float(array) if array.ndim == 0 else array.copy()
 
 
 def _names(names: Sequence[str]) -> str:

@@ -1,7 +1,9 @@
 """Reverse mode: adjoints as graph nodes, built by one backward loop over the graph.
 
 The pass walks the nodes from the output down to the first, and for every node that has an
-adjoint it applies the VJP rule of each argument that leads to a variable of interest. The
+adjoint it applies the VJP rule of each argument that leads to a variable of interest. Where an
+argument was broadcast (a bias of shape (20,) added to a (16, 20) matrix), the contribution is
+summed back to the argument's shape here, once for every operation. The
 contributions are graph nodes, accumulated with `+` where a node fans out, so the gradient is
 a graph like any other: it can be evaluated at any point, printed, or differentiated again.
 
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 
 from gradcli.graph import Node
 from gradcli.ops.core import literal
+from gradcli.ops.shape import sum_to
 
 
 class Unconnected:
@@ -82,7 +85,7 @@ def backward(output: Node, wrt: Sequence[Node], seed: Node | None = None) -> Bac
             active[node.index] = 1
     for index in range(top + 1):
         node = nodes[index]
-        rules = node.op.vjps
+        rules = node.op.rules(len(node.inputs))
         if not active[index] and any(
             active[arg.index] and rules[k] is not None for k, arg in enumerate(node.inputs)
         ):
@@ -100,10 +103,16 @@ def backward(output: Node, wrt: Sequence[Node], seed: Node | None = None) -> Bac
         if g is None:
             continue
         node = nodes[index]
-        for k, (arg, rule) in enumerate(zip(node.inputs, node.op.vjps, strict=True)):
+        op = node.op
+        attrs = dict(zip(op.params, node.attrs, strict=True)) if op.params else {}
+        for k, (arg, rule) in enumerate(zip(node.inputs, op.rules(len(node.inputs)), strict=True)):
             if rule is None or not active[arg.index]:
                 continue
-            contribution = rule(g, node, *node.inputs)
+            if op.variadic:
+                attrs["argument"] = k
+            contribution = rule(g, node, *node.inputs, **attrs)
+            if contribution.shape != arg.shape:  # the argument was broadcast: sum it back
+                contribution = sum_to(contribution, shape=arg.shape)
             previous = adjoints.get(arg.index)
             running = contribution if previous is None else previous + contribution
             adjoints[arg.index] = running

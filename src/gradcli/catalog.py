@@ -27,7 +27,12 @@ class Entry:
 
 
 def derivative_rules(function: Function) -> dict[str, str | None]:
-    """∂f/∂p for each parameter p the function is called with (optional ones left out)."""
+    """∂f/∂p for each parameter p the function is called with (optional ones left out). A
+    function that works along axes of arrays states its VJP in words (`rule`), or is
+    differentiated through the composition its note gives."""
+    dynamic = [p for p in function.params if p not in function.static]
+    if function.rule or function.on_arrays:
+        return {", ".join(dynamic): function.rule or "through its definition (see the note)"}
     graph = Graph()
     params = [p for p, d in zip(function.params, function.defaults, strict=True) if d is not OMITTED]
     args = [variable(graph, p) for p in params]

@@ -55,6 +55,19 @@ class PointError(InputError):
     """A malformed --at point, or a variable with no value."""
 
 
+class ShapeError(InputError):
+    """Operands whose shapes do not fit the operation: (16, 3) @ (4, 20), an index out of range.
+
+    Raised by the shape rules of the primitive table with the operation alone; whoever builds
+    the graph from text (the parser, a spec) adds the place, and `formula`, the operation as
+    written, is put in front of the message.
+    """
+
+    def located(self, formula: str, text: str | None, line: int, column: int | None,
+                source: str = "expression") -> ShapeError:
+        return ShapeError(f"{formula}: {self.message}", text, line, column, source)
+
+
 class UsageError(GradcliError):
     """Options that do not fit together."""
 

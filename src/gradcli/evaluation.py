@@ -1,9 +1,12 @@
 """Forward evaluation with numpy float64, one loop over the graph in evaluation order.
 
-Values may be numbers or arrays: every primitive is elementwise, so an array of points is
-evaluated in one pass. numpy's floating-point warnings are silenced during the loop; when a
-result is not finite, `nonfinite_sources` finds the operations that first produced nan or inf
-from finite operands, so that a warning can name the subexpression.
+Values are numpy float64 scalars and arrays of the static shapes of the nodes. A graph whose
+operations are all elementwise may also be given arrays where it was built for numbers: it is
+then evaluated at every point of the arrays in one pass (the batch of the API).
+
+numpy's floating-point warnings are silenced during the loop; when a result is not finite,
+`nonfinite_sources` finds the operations that first produced nan or inf from finite operands,
+so that a warning can name the subexpression.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import numpy as np
 
 from gradcli.errors import PointError
 from gradcli.graph import Node, ancestors
-from gradcli.ops.core import CONSTANT, VARIABLE
+from gradcli.ops.core import CONSTANT, VARIABLE, constant_value
 from gradcli.printing import apply_text, format_number, to_text
 
 
@@ -37,7 +40,7 @@ def evaluate(roots: Iterable[Node], inputs: Mapping[str, object]) -> dict[int, n
         for node in ancestors(roots):
             op = node.op
             if op is CONSTANT:
-                values[node.index] = np.float64(node.attrs[0])
+                values[node.index] = np.float64(constant_value(node))
             elif op is VARIABLE:
                 name = node.attrs[0]
                 if name not in inputs:
@@ -45,6 +48,9 @@ def evaluate(roots: Iterable[Node], inputs: Mapping[str, object]) -> dict[int, n
                 value = np.asarray(inputs[name])
                 values[node.index] = value.astype(
                     np.complex128 if value.dtype.kind == "c" else np.float64, copy=False)[()]
+            elif op.params:
+                attrs = dict(zip(op.params, node.attrs, strict=True))
+                values[node.index] = op.forward(*(values[i.index] for i in node.inputs), **attrs)
             else:
                 values[node.index] = op.forward(*(values[i.index] for i in node.inputs))
     return values

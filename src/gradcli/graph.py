@@ -1,5 +1,9 @@
 """Nodes and the append-only graph.
 
+Every node has a static shape: () for a number, (16, 3) for a matrix. A graph is built for one
+assignment of shapes to its variables (the shapes of the point it is evaluated at), so that a
+shape mismatch is found while the graph is built, at the operation that causes it.
+
 A graph is a list of nodes in evaluation order: a node's inputs always stand before it, so
 every pass over the graph is a loop over `graph.nodes` (forwards) or over it reversed
 (backwards), never a recursion. Identical subexpressions are one node: `apply` looks the
@@ -21,14 +25,27 @@ class Node:
     installed by `gradcli.ops`, so derivative rules read as the mathematics they state.
     """
 
-    __slots__ = ("graph", "index", "op", "inputs", "attrs")
+    __slots__ = ("graph", "index", "op", "inputs", "attrs", "shape")
 
-    def __init__(self, graph: Graph, index: int, op: Any, inputs: tuple[Node, ...], attrs: tuple):
+    def __init__(self, graph: Graph, index: int, op: Any, inputs: tuple[Node, ...], attrs: tuple,
+                 shape: tuple[int, ...] = ()):
         self.graph = graph
         self.index = index
         self.op = op
         self.inputs = inputs
         self.attrs = attrs
+        self.shape = shape
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        size = 1
+        for n in self.shape:
+            size *= n
+        return size
 
     def __repr__(self) -> str:
         args = ", ".join(f"%{i.index}" for i in self.inputs)
@@ -46,8 +63,10 @@ class Graph:
     def __len__(self) -> int:
         return len(self.nodes)
 
-    def apply(self, op: Any, inputs: Sequence[Node] = (), attrs: tuple = ()) -> Node:
-        """The node for `op(*inputs)`, reusing an identical one when the graph has it.
+    def apply(self, op: Any, inputs: Sequence[Node] = (), attrs: tuple = (),
+              shape: tuple[int, ...] = ()) -> Node:
+        """The node for `op(*inputs)` of the given (static) shape, reusing an identical one when
+        the graph has it.
 
         For a commutative op the order of the inputs does not matter to the lookup: `x*y` and
         `y*x` are one node (IEEE addition and multiplication are commutative, so the value is
@@ -57,7 +76,7 @@ class Graph:
         key = (op, tuple(sorted(ids)) if op.commutative else ids, attrs)
         node = self._lookup.get(key)
         if node is None:
-            node = Node(self, len(self.nodes), op, tuple(inputs), attrs)
+            node = Node(self, len(self.nodes), op, tuple(inputs), attrs, shape)
             self.nodes.append(node)
             self._lookup[key] = node
         return node

@@ -3,17 +3,62 @@
 This is the reference of `gradcli check --method mpmath`: the function is evaluated at 50
 significant digits and differentiated by mpmath itself, independently of gradcli's derivative
 rules and of float64 rounding. mpmath is imported only when this method is used.
+
+Arrays are numpy arrays of mpmath numbers (dtype object): the operations that only move or add
+entries (reshape, index, sum, matmul, ...) are numpy's own on them; every function of numbers
+is applied entry by entry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+import numpy as np
+
 from gradcli import ops
 from gradcli.graph import Node, ancestors
-from gradcli.ops.core import CONSTANT, VARIABLE, Primitive
+from gradcli.ops.core import CONSTANT, VARIABLE, Primitive, constant_value
 
 DIGITS = 50
+
+
+def _entrywise(function: Callable) -> Callable:
+    """`function` of numbers, applied entry by entry where an argument is an array."""
+    vectorized = np.vectorize(function, otypes=[object])
+
+    def apply(*args):
+        if any(isinstance(a, np.ndarray) for a in args):
+            return vectorized(*args)
+        return function(*args)
+
+    return apply
+
+
+def _array_table(mp) -> dict[Primitive, Callable]:
+    """The operations on arrays; numpy's own forward where it only moves and adds entries."""
+    exp, log, sqrt = (_entrywise(f) for f in (mp.exp, mp.log, mp.sqrt))
+
+    def logsumexp(x, axis, keepdims):
+        return log(np.sum(exp(x), axis=axis, keepdims=keepdims))
+
+    def softmax(x, axis):
+        e = exp(x)
+        return e / np.sum(e, axis=axis, keepdims=True)
+
+    def norm(x, axis, keepdims):
+        return sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+
+    def scatter(g, key, shape):
+        out = np.full(shape, mp.mpf(0), dtype=object)
+        out[ops.python_key(key)] = g
+        return out
+
+    moved = (ops.sum_to, ops.broadcast_to, ops.reshape, ops.transpose, ops.index, ops.concat,
+             ops.sum_, ops.amax, ops.amin, ops.prod, ops.prod_except, ops.cumsum, ops.matmul)
+    table = {op: op.forward for op in moved}
+    table.update({ops.logsumexp: logsumexp, ops.softmax: softmax, ops.norm: norm,
+                  ops.scatter: scatter})
+    return table
 
 
 def _table(mp) -> dict[Primitive, Callable]:
@@ -25,7 +70,7 @@ def _table(mp) -> dict[Primitive, Callable]:
     def real_cbrt(x):
         return mp.sign(x) * mp.cbrt(abs(x))
 
-    return {
+    scalar = {
         ops.add: lambda a, b: a + b, ops.sub: lambda a, b: a - b, ops.mul: lambda a, b: a * b,
         ops.div: lambda a, b: a / b, ops.neg: lambda a: -a, ops.pow: lambda a, b: mp.power(a, b),
         ops.lt: lambda a, b: truth(a < b), ops.le: lambda a, b: truth(a <= b),
@@ -50,6 +95,7 @@ def _table(mp) -> dict[Primitive, Callable]:
         ops.lgamma: lambda x: mp.log(abs(mp.gamma(x))), ops.digamma: mp.digamma,
         ops.polygamma: lambda n, x: mp.polygamma(int(n), x),
     }
+    return {**{op: _entrywise(f) for op, f in scalar.items()}, **_array_table(mp)}
 
 
 _TABLE: dict[Primitive, Callable] | None = None
@@ -72,29 +118,50 @@ def _real(mp, value):
     return mp.mpf(value)
 
 
-def derivative(output: Node, point: Mapping[str, float], name: str) -> float:
-    """d output / d name at the point, evaluated and differentiated in mpmath, as a float."""
+def _mp(mp, value):
+    """A number or an array as mpmath numbers."""
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim == 0:
+        return mp.mpf(float(array))
+    return np.vectorize(mp.mpf, otypes=[object])(array)
+
+
+def derivative(output: Node, point: Mapping[str, object], name: str,
+               entry: tuple[int, ...] = ()) -> float:
+    """d output / d name[entry] at the point (a number output), evaluated and differentiated
+    in mpmath, as a float."""
     import mpmath
 
     mp = mpmath.mp
     forward = table()
+    real = _entrywise(lambda v: _real(mp, v))
     nodes = ancestors([output])
 
-    def f(t):
-        values = {}
-        for node in nodes:
-            if node.op is CONSTANT:
-                values[node.index] = mp.mpf(node.attrs[0])
-            elif node.op is VARIABLE:
-                variable = node.attrs[0]
-                values[node.index] = t if variable == name else mp.mpf(point[variable])
-            else:
-                arguments = [values[i.index] for i in node.inputs]
-                values[node.index] = _real(mp, forward[node.op](*arguments))
-        return values[output.index]
-
     with mp.workdps(DIGITS):
+        inputs = {variable: _mp(mp, value) for variable, value in point.items()}
+
+        def f(t):
+            values = {}
+            for node in nodes:
+                if node.op is CONSTANT:
+                    values[node.index] = _mp(mp, constant_value(node))
+                elif node.op is VARIABLE:
+                    value = inputs[node.attrs[0]]
+                    if node.attrs[0] == name:
+                        if entry:
+                            value = value.copy()
+                            value[entry] = t
+                        else:
+                            value = t
+                    values[node.index] = value
+                else:
+                    arguments = [values[i.index] for i in node.inputs]
+                    attrs = dict(zip(node.op.params, node.attrs, strict=True))
+                    values[node.index] = real(forward[node.op](*arguments, **attrs))
+            return values[output.index]
+
+        start = inputs[name][entry] if entry else inputs[name]
         try:
-            return float(mp.diff(f, mp.mpf(point[name])))
-        except (ValueError, ZeroDivisionError, OverflowError):
+            return float(mp.diff(f, start))
+        except (ValueError, ZeroDivisionError, OverflowError, TypeError):
             return float("nan")

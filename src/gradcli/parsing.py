@@ -8,18 +8,29 @@ wrong; unknown names and wrong calls are reported at the token that caused them.
 
 from __future__ import annotations
 
-import re
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedInput
 
-from gradcli import ops
-from gradcli.errors import ArityError, NameResolutionError, ParseError, suggest
-from gradcli.functions import BY_NAME, CONSTANTS, OMITTED, REQUIRED
+from gradcli import arrays, ops
+from gradcli.calls import Keyword, bind
+from gradcli.errors import (
+    ArityError,
+    InputError,
+    NameResolutionError,
+    ParseError,
+    ShapeError,
+    suggest,
+)
+from gradcli.functions import BY_NAME, CONSTANTS
 from gradcli.graph import Graph, Node
+from gradcli.parse_errors import describe
+from gradcli.printing import to_text
 
 
 @dataclass
@@ -39,12 +50,42 @@ class Parsed:
 
 @dataclass
 class Binding:
-    """`name=expression` of a --at point; `value` is a node of the point's own graph."""
+    """`name=expression` of a --at point (`value` a node of the point's own graph), or
+    `name=@file` (`path` the file's name)."""
 
+    name: str
+    value: Node | None
+    line: int
+    column: int
+    path: str | None = None
+
+
+@dataclass
+class Statement:
+    """One statement of a spec: `name = value` or `param name = value`."""
+
+    kind: str  # "assign" or "param"
     name: str
     value: Node
     line: int
     column: int
+
+
+@dataclass
+class Scope:
+    """What names mean while a text is read: the shapes of variables (a number unless given),
+    names already bound to nodes (a spec's earlier statements), and calls evaluated while the
+    graph is built (a spec's initializers), each taking constant arguments."""
+
+    shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    names: Mapping[str, Node] = field(default_factory=dict)
+    calls: Mapping[str, Callable[..., object]] = field(default_factory=dict)
+
+
+def grammar_text() -> str:
+    """expression.lark and spec.lark, read as one grammar."""
+    return "\n".join(path.read_text(encoding="utf-8")
+                     for path in (grammar_path(), grammar_path().with_name("spec.lark")))
 
 
 def grammar_path() -> Path:
@@ -57,11 +98,21 @@ def grammar_path() -> Path:
     raise FileNotFoundError("grammars/expression.lark is missing from this installation")
 
 
-class _Keyword:
-    __slots__ = ("name", "value", "token")
+class _String:
+    __slots__ = ("value", "token")
 
-    def __init__(self, token: Token, value: Node):
-        self.name, self.value, self.token = str(token), value, token
+    def __init__(self, token: Token):
+        self.value, self.token = str(token)[1:-1], token
+
+
+class _Slice:
+    __slots__ = ("parts", "token")
+
+    def __init__(self, token: Token, parts):
+        self.parts, self.token = parts, token
+
+
+_SYMBOLS = {"add": " + ", "sub": " - ", "mul": "*", "div": "/", "matmul": " @ ", "pow": "**"}
 
 
 @v_args(inline=True)
@@ -70,16 +121,20 @@ class _Builder(Transformer):
 
     def __init__(self) -> None:
         super().__init__()
-        self.reset("", Graph(), "expression")
+        self.reset("", Graph(), "expression", Scope())
 
-    def reset(self, text: str, graph: Graph, source: str) -> None:
+    def reset(self, text: str, graph: Graph, source: str, scope: Scope) -> None:
         self.text = text
         self.graph = graph
         self.source = source
+        self.scope = scope
         self.positions: dict[str, tuple[int, int]] = {}
 
     def _error(self, cls, message: str, token: Token):
         return cls(message, self.text, token.line, token.column, source=self.source)
+
+    def _located(self, error: ShapeError, formula: str, token: Token) -> ShapeError:
+        return error.located(formula, self.text, token.line, token.column, self.source)
 
     # leaves
     def number(self, token: Token) -> Node:
@@ -87,35 +142,52 @@ class _Builder(Transformer):
 
     def name(self, token: Token) -> Node:
         name = str(token)
+        bound = self.scope.names.get(name)
+        if bound is not None:
+            return bound
         if name in CONSTANTS:
             return ops.named_constant(self.graph, name, CONSTANTS[name])
-        if name in BY_NAME:
+        if name in BY_NAME or name in self.scope.calls:
             raise self._error(NameResolutionError,
                               f"'{name}' is a function: call it as {name}(...)", token)
         self.positions.setdefault(name, (token.line, token.column))
-        return ops.variable(self.graph, name)
+        return ops.variable(self.graph, name, tuple(self.scope.shapes.get(name, ())))
 
-    # operators
-    def add(self, a, b):
-        return ops.add(a, b)
+    # operators: a shape error is reported at the operator
+    def _binary(self, kind: str, build, a: Node, token: Token, b: Node) -> Node:
+        try:
+            return build(a, b)
+        except ShapeError as error:
+            formula = f"{_short(to_text(a))}{_SYMBOLS[kind]}{_short(to_text(b))}"
+            raise self._located(error, formula, token) from None
 
-    def sub(self, a, b):
-        return ops.sub(a, b)
+    def add(self, a, token, b):
+        return self._binary("add", ops.add, a, token, b)
 
-    def mul(self, a, b):
-        return ops.mul(a, b)
+    def sub(self, a, token, b):
+        return self._binary("sub", ops.sub, a, token, b)
 
-    def div(self, a, b):
-        return ops.div(a, b)
+    def mul(self, a, token, b):
+        return self._binary("mul", ops.mul, a, token, b)
 
-    def pow(self, a, b):
-        return ops.pow(a, b)
+    def div(self, a, token, b):
+        return self._binary("div", ops.div, a, token, b)
+
+    def matmul(self, a, token, b):
+        return self._binary("matmul", ops.matmul, a, token, b)
+
+    def pow(self, a, token, b):
+        return self._binary("pow", ops.pow, a, token, b)
 
     def neg(self, a):
         return ops.neg(a)
 
     def compare(self, a, symbol, b):
-        return ops.COMPARISONS[str(symbol)](a, b)
+        try:
+            return ops.COMPARISONS[str(symbol)](a, b)
+        except ShapeError as error:
+            raise self._located(error, f"{_short(to_text(a))} {symbol} {_short(to_text(b))}",
+                                symbol) from None
 
     def implicit(self, *factors):
         product = factors[0]
@@ -123,65 +195,133 @@ class _Builder(Transformer):
             product = ops.mul(product, factor)
         return product
 
+    # arrays, indexing, .T
+    def array(self, token: Token, *elements):
+        elements = [e for e in elements if e is not None]
+        if not elements:
+            raise self._error(ShapeError, "an array needs at least one entry", token)
+        try:
+            if all(ops.is_constant(e) for e in elements):
+                values = [ops.constant_value(e) for e in elements]
+                if len({np.shape(v) for v in values}) > 1:
+                    raise ShapeError("the rows of an array must all have the same shape")
+                return ops.literal(self.graph, np.array(values, dtype=np.float64))
+            return arrays.stack(*elements)
+        except ShapeError as error:
+            raise self._located(error, "[...]", token) from None
+
+    def subscripts(self, *items):
+        return list(items)
+
+    def slice(self, start, colon: Token, stop, step):
+        return _Slice(colon, tuple(None if part is None else self._integer(part, colon, "a slice")
+                                   for part in (start, stop, step)))
+
+    def subscript(self, x: Node, token: Token, items: list):
+        key = tuple(item.parts if isinstance(item, _Slice) else self._integer(item, token, "an index")
+                    for item in items)
+        try:
+            if all(part == (None, None, None) for part in key) and len(key) <= x.ndim:
+                return x
+            return ops.index(x, key=key)
+        except ShapeError as error:
+            raise self._located(error, f"{_short(to_text(x))}{ops.key_text(key)}", token) \
+                from None
+
+    def attribute(self, x: Node, token: Token):
+        if str(token) != "T":
+            raise self._error(NameResolutionError, f"unknown attribute '.{token}' (the one "
+                              "attribute is .T, the transpose)", token)
+        return arrays.transpose(x)
+
+    def _integer(self, node, token: Token, what: str) -> int:
+        value = ops.constant_value(node) if isinstance(node, Node) and ops.is_constant(node) \
+            else None
+        if value is None or np.ndim(value) or float(value) != int(value):
+            raise self._error(ParseError, f"{what} must be a constant integer", token)
+        return int(value)
+
     # calls
     def arguments(self, *arguments):
         return list(arguments)
 
     def keyword(self, token, value):
-        return _Keyword(token, value)
+        return Keyword(token, value)
+
+    def string(self, token):
+        return _String(token)
 
     def call(self, token: Token, arguments=None):
         name = str(token)
+        arguments = arguments or []
+        if name in self.scope.calls:
+            return self._evaluated_call(name, token, arguments)
         entry = BY_NAME.get(name)
         if entry is None:
-            hint = suggest(name, BY_NAME)
+            hint = suggest(name, [*BY_NAME, *self.scope.calls])
             if not hint:
                 hint = f"; to multiply, write {name}*(...)"
             raise self._error(NameResolutionError, f"unknown function '{name}'{hint}", token)
-        return entry.build(*self._bind(entry, token, arguments or []))
+        for argument in arguments:
+            if isinstance(argument, _String) or isinstance(getattr(argument, "value", None), _String):
+                where = argument.token if isinstance(argument, _String) else argument.value.token
+                raise self._error(ParseError, f"{name} takes no text argument", where)
+        args, settings = bind(entry, token, arguments, self._error, self.graph)
+        try:
+            return entry.build(*args, **settings)
+        except ShapeError as error:
+            shown = ", ".join(_short(to_text(a), 20) for a in args if isinstance(a, Node))
+            raise self._located(error, f"{name}({shown})", token) from None
 
-    def _bind(self, entry, token: Token, arguments: list) -> list[Node | None]:
-        """The call's arguments in the order of the signature, defaults filled in."""
-        n = len(entry.params)
-        given: list[Node | None] = [None] * n
-        positional = [a for a in arguments if not isinstance(a, _Keyword)]
-        keywords = [a for a in arguments if isinstance(a, _Keyword)]
-        usage = f" (usage: {entry.signature})"
-        if len(positional) > n:
-            raise self._error(ArityError, f"{entry.name} takes {_count(n)}, got {len(positional)}"
-                              f"{usage}", token)
-        given[:len(positional)] = positional
-        for keyword in keywords:
-            if keyword.name not in entry.params:
-                raise self._error(ArityError, f"{entry.name} has no argument '{keyword.name}'"
-                                  f"{usage}{suggest(keyword.name, entry.params)}", keyword.token)
-            index = entry.params.index(keyword.name)
-            if given[index] is not None:
-                raise self._error(ArityError, f"{entry.name} got '{keyword.name}' twice{usage}",
-                                  keyword.token)
-            given[index] = keyword.value
-        for index, default in enumerate(entry.defaults):
-            if given[index] is None:
-                if default is REQUIRED:
-                    got = len(positional) + len(keywords)
-                    raise self._error(ArityError, f"{entry.name} needs {_count(entry.required)}, "
-                                      f"got {got}{usage}", token)
-                if default is not OMITTED:
-                    given[index] = ops.literal(self.graph, default)
-        while given and given[-1] is None:
-            given.pop()
-        return given
+    def _evaluated_call(self, name: str, token: Token, arguments: list) -> Node:
+        """A call of the scope (an initializer): constant arguments in, an array out."""
+        positional, keywords = [], {}
+        for argument in arguments:
+            value = argument.value if isinstance(argument, Keyword) else argument
+            if isinstance(value, _String):
+                value = value.value
+            elif ops.is_constant(value):
+                value = ops.constant_value(value)
+            else:
+                raise self._error(ParseError, f"the arguments of {name} must be constants",
+                                  getattr(argument, "token", token))
+            if isinstance(argument, Keyword):
+                keywords[argument.name] = value
+            else:
+                positional.append(value)
+        try:
+            result = self.scope.calls[name](*positional, **keywords)
+        except (TypeError, ValueError) as error:
+            raise self._error(ArityError, f"{name}: {error}", token) from None
+        except InputError as error:
+            raise self._error(type(error), f"{name}: {error.message}", token) from None
+        return ops.literal(self.graph, result)
 
-    # --at points
+    # --at points and spec statements
     def binding(self, token: Token, value: Node) -> Binding:
         return Binding(str(token), value, token.line, token.column)
+
+    def file_binding(self, token: Token, path: Token) -> Binding:
+        text = str(path)
+        if path.type == "STRING":
+            text = text[1:-1]
+        return Binding(str(token), None, token.line, token.column, text)
 
     def point(self, *bindings: Binding) -> list[Binding]:
         return list(bindings)
 
+    def assign(self, token: Token, value: Node) -> Statement:
+        return Statement("assign", str(token), value, token.line, token.column)
 
-def _count(n: int) -> str:
-    return f"{n} argument" + ("" if n == 1 else "s")
+    def param(self, keyword: Token, token: Token, value: Node) -> Statement:
+        return Statement("param", str(token), value, token.line, token.column)
+
+    def statement(self, statement: Statement | None = None) -> Statement | None:
+        return statement
+
+
+def _short(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 _lock = threading.Lock()
@@ -193,32 +333,33 @@ def _get_parser() -> tuple[Lark, _Builder]:
     global _parser, _builder
     if _parser is None:
         _builder = _Builder()
-        _parser = Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr",
-                       start=["expression", "point"], transformer=_builder,
-                       maybe_placeholders=True)
+        _parser = Lark(grammar_text(), parser="lalr", start=["expression", "point", "statement"],
+                       transformer=_builder, maybe_placeholders=True)
     return _parser, _builder
 
 
-def _run(text: str, start: str, source: str):
+def _run(text: str, start: str, source: str, scope: Scope | None = None,
+         graph: Graph | None = None):
     with _lock:
         parser, builder = _get_parser()
-        graph = Graph()
-        builder.reset(text, graph, source)
+        graph = graph if graph is not None else Graph()
+        builder.reset(text, graph, source, scope or Scope())
         try:
             result = parser.parse(text, start=start)
         except UnexpectedInput as error:
-            raise _describe(error, text, source) from None
+            raise describe(error, text, source) from None
         finally:
             positions = builder.positions
-            builder.reset("", Graph(), "expression")
+            builder.reset("", Graph(), "expression", Scope())
         return result, graph, positions
 
 
-def parse_expression(text: str) -> Parsed:
-    """The graph of an expression such as 'x**2*sin(x)'."""
+def parse_expression(text: str, shapes: Mapping[str, tuple[int, ...]] | None = None) -> Parsed:
+    """The graph of an expression such as 'x**2*sin(x)', its variables of the given shapes
+    (numbers unless given)."""
     if not text.strip():
         raise ParseError("the expression is empty", text, 1, 1)
-    output, graph, positions = _run(text, "expression", "expression")
+    output, graph, positions = _run(text, "expression", "expression", Scope(shapes or {}))
     return Parsed(text, graph, output, positions)
 
 
@@ -231,87 +372,9 @@ def parse_point(text: str) -> tuple[list[Binding], dict[str, tuple[int, int]]]:
     return bindings, positions
 
 
-# ---------------------------------------------------------------------------------------------
-# Grammar errors as sentences
-
-_TERMINALS = {
-    "NAME": "a name", "NUMBER": "a number", "LPAR": "'('", "RPAR": "')'", "COMMA": "','",
-    "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'", "SLASH": "'/'", "EQUAL": "'='",
-    "COMPARE": "a comparison", "_POW": "'**'", "$END": "the end of the input",
-}
-
-
-def _position(text: str, offset: int) -> tuple[int, int]:
-    line = text.count("\n", 0, offset) + 1
-    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
-    return line, column
-
-
-def _unclosed(text: str) -> int | None:
-    """The offset of the last '(' that is never closed, if any."""
-    opened: list[int] = []
-    for offset, char in enumerate(text):
-        if char == "(":
-            opened.append(offset)
-        elif char == ")" and opened:
-            opened.pop()
-    return opened[-1] if opened else None
-
-
-def _describe(error: UnexpectedInput, text: str, source: str) -> ParseError:
-    def at(message: str, offset: int) -> ParseError:
-        line, column = _position(text, offset)
-        return ParseError(message, text, line, column, source=source)
-
-    if isinstance(error, UnexpectedCharacters):
-        char = text[error.pos_in_stream]
-        shown = repr(char) if not char.isprintable() else f"'{char}'"
-        hint = {"=": ": '=' gives a value in --at; to compare, write '=='",
-                "[": ": arrays are not supported in expressions yet",
-                ";": ": one expression at a time", "!": ": there is no factorial; use gamma(x + 1)",
-                "&": ": there is no logical and; multiply conditions instead",
-                "|": ": there is no logical or; use max(a, b) of conditions instead"}.get(char, "")
-        return at(f"syntax error: unexpected character {shown}{hint}", error.pos_in_stream)
-
-    assert isinstance(error, UnexpectedToken)
-    token = error.token
-    expected = sorted({_TERMINALS.get(name, f"'{name.lower()}'") for name in error.expected})
-    expecting = ("; expected " + (expected[0] if len(expected) == 1 else
-                                  "one of " + ", ".join(expected))) if expected else ""
-    if token.type == "$END":
-        end = len(text.rstrip())
-        opened = _unclosed(text)
-        if opened is not None:
-            line, column = _position(text, opened)
-            where = f"line {line}, column {column}" if "\n" in text else f"column {column}"
-            return at(f"syntax error: unexpected end of input: the '(' at {where} is never closed",
-                      end)
-        return at(f"syntax error: unexpected end of input{expecting}", end)
-
-    offset = token.start_pos
-    before = text[:offset].rstrip()
-    previous = before[-1:] if before else ""
-    word = f"'{token.value}'"
-    if token.type == "RPAR" and _unclosed(text[:offset]) is None:
-        return at("syntax error: unmatched ')'", offset)
-    if token.type == "COMPARE" and error.expected and "COMPARE" not in error.expected:
-        if any(symbol in before for symbol in ("<", ">", "==", "!=")):
-            return at("syntax error: comparisons cannot be chained (a < b < c); "
-                      "compare two values at a time", offset)
-    function = re.search(r"(\w+)$", before)
-    if token.type in ("NAME", "NUMBER") and function and function.group(1) in BY_NAME:
-        name = function.group(1)
-        return at(f"syntax error: '{name}' is a function: write {name}({token.value})", offset)
-    if token.type in ("NAME", "NUMBER", "LPAR") and previous:
-        if (previous.isdigit() or previous in ".)") and token.type != "NUMBER":
-            return at("syntax error: implicit multiplication is ambiguous after '/' and in an "
-                      "exponent: write the '*' (1/(2*x) or 1/2*x; x**(2*y) or x**2*y)", offset)
-        if previous.isalnum() or previous in "_.)":
-            return at(f"syntax error: missing operator before {word} (write '*' to multiply)",
-                      offset)
-    if token.type == "EQUAL":
-        return at("syntax error: unexpected '='; to compare, write '=='", offset)
-    if token.type == "COMMA" and source == "expression" and _unclosed(text[:offset]) is None:
-        return at("syntax error: unexpected ',' outside a call: one expression at a time "
-                  "(points are given with --at x=1,y=2)", offset)
-    return at(f"syntax error: unexpected {word}{expecting}", offset)
+def parse_statement(text: str, graph: Graph, scope: Scope, source: str
+                    ) -> tuple[Statement | None, dict[str, tuple[int, int]]]:
+    """One line of a spec, built into `graph`: the statement (None for a blank or comment
+    line) and the names it uses that the scope does not know (its inputs)."""
+    statement, _, positions = _run(text, "statement", source, scope, graph)
+    return statement, positions

@@ -10,8 +10,23 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 from gradcli.graph import Node
-from gradcli.ops.core import ATOM, COMPARISON, CONSTANT, POWER, SIGN, VARIABLE, Call, Prefix
+from gradcli.ops.core import (
+    ATOM,
+    COMPARISON,
+    CONSTANT,
+    POWER,
+    SIGN,
+    VARIABLE,
+    Call,
+    Postfix,
+    Prefix,
+    constant_value,
+)
+
+ARRAY_LIMIT = 100  # an unnamed array constant of more entries is printed by its shape only
 
 
 def format_number(value: float) -> str:
@@ -26,14 +41,44 @@ def format_number(value: float) -> str:
     return repr(value)
 
 
+def format_array(array) -> str:
+    """[1, 2.5] or [[1, 0], [0, 1]]: an array literal of the language."""
+    array = np.asarray(array)
+    if array.ndim == 0:
+        return format_number(float(array))
+    return "[" + ", ".join(format_array(row) for row in array) + "]"
+
+
 def _leaf(node: Node) -> tuple[str, int]:
     if node.op is VARIABLE:
         return node.attrs[0], ATOM
-    value, name = node.attrs
+    name = node.attrs[1]
     if name is not None:
         return name, ATOM
+    value = constant_value(node)
+    if node.shape:
+        if node.size > ARRAY_LIMIT:
+            return f"<array of shape {node.shape}>", ATOM
+        return format_array(value), ATOM
     text = format_number(value)
     return text, SIGN if text.startswith("-") else ATOM
+
+
+def _setting(name: str, value) -> str | None:
+    """`axis=1`, `shape=[2, 3]`, `keepdims=True`; None for a setting left at its default."""
+    if value is None or value is False:
+        return None
+    if isinstance(value, tuple):
+        if name == "axis" and len(value) == 1:
+            return f"axis={value[0]}"
+        return f"{name}=[{', '.join(str(v) for v in value)}]"
+    return f"{name}={value}"
+
+
+def settings(node: Node) -> list[str]:
+    """The static attributes of `node` as the keywords of a call."""
+    texts = (_setting(name, value) for name, value in zip(node.op.params, node.attrs, strict=True))
+    return [text for text in texts if text is not None]
 
 
 def precedence(node: Node) -> int:
@@ -41,18 +86,25 @@ def precedence(node: Node) -> int:
     if node.op is CONSTANT or node.op is VARIABLE:
         return _leaf(node)[1]
     notation = node.op.printed
-    return ATOM if isinstance(notation, Call) else notation.precedence
+    return ATOM if isinstance(notation, (Call, Postfix)) else notation.precedence
 
 
-def _layout(notation, operands: Sequence[tuple[object, int, bool]]) -> list:
+def _layout(notation, operands: Sequence[tuple[object, int, bool]], attrs: tuple = (),
+            keywords: Sequence[str] = ()) -> list:
     """The pieces of one operation: strings and operands; `operands` are (operand, binding
-    strength, starts with a minus sign); each operand comes back as (operand, bracketed)."""
+    strength, starts with a minus sign); each operand comes back as (operand, bracketed).
+    `keywords` are the settings of a call, `attrs` what a postfix notation prints."""
     if isinstance(notation, Call):
         pieces: list = [f"{notation.name}("]
         for k, (operand, _, _) in enumerate(operands):
             pieces += [", "] if k else []
             pieces.append((operand, False))
+        for k, keyword in enumerate(keywords):
+            pieces.append(", " + keyword if operands or k else keyword)
         return pieces + [")"]
+    if isinstance(notation, Postfix):
+        operand, strength, _ = operands[0]
+        return [(operand, strength < ATOM), notation.text(attrs)]
     if isinstance(notation, Prefix):
         operand, strength, negative = operands[0]
         return [notation.symbol, (operand, strength < notation.precedence or negative)]
@@ -88,7 +140,8 @@ def to_text(root: Node) -> str:
             text = _leaf(node)[0]
             out.append(f"({text})" if bracketed else text)
             continue
-        pieces = _layout(node.op.printed, [_operand(i) for i in node.inputs])
+        pieces = _layout(node.op.printed, [_operand(i) for i in node.inputs], node.attrs,
+                         settings(node) if node.op.params else ())
         if bracketed:
             pieces = ["(", *pieces, ")"]
         stack.extend(reversed(pieces))
@@ -101,5 +154,6 @@ def apply_text(node: Node, values: Sequence[float]) -> str:
     for value in values:
         text = format_number(value)
         operands.append((text, SIGN if text.startswith("-") else ATOM, text.startswith("-")))
-    pieces = _layout(node.op.printed, operands)
+    pieces = _layout(node.op.printed, operands, node.attrs,
+                     settings(node) if node.op.params else ())
     return "".join(p if isinstance(p, str) else (f"({p[0]})" if p[1] else p[0]) for p in pieces)

@@ -4,7 +4,7 @@
 and onto compositions of them.
 """
 
-from gradcli.ops import arithmetic, elementary, piecewise, special
+from gradcli.ops import arithmetic, elementary, piecewise, reduction, shape, special
 from gradcli.ops.arithmetic import (
     COMPARISONS,
     add,
@@ -31,9 +31,13 @@ from gradcli.ops.core import (
     SUM,
     VARIABLE,
     Call,
+    Frozen,
     Infix,
+    Postfix,
     Prefix,
     Primitive,
+    broadcast,
+    constant_value,
     is_constant,
     is_literal,
     literal,
@@ -79,13 +83,41 @@ from gradcli.ops.piecewise import (
     sign,
     softplus,
 )
+from gradcli.ops.reduction import (
+    amax,
+    amin,
+    cumsum,
+    logsumexp,
+    matmul,
+    norm,
+    prod,
+    prod_except,
+    softmax,
+    sum_,
+)
+from gradcli.ops.shape import (
+    broadcast_to,
+    concat,
+    expand,
+    index,
+    key_text,
+    normalize_axis,
+    python_key,
+    reshape,
+    resolve_shape,
+    scatter,
+    squeeze,
+    sum_to,
+    swap_last,
+    transpose,
+)
 from gradcli.ops.special import digamma, erf, erfc, gamma, lgamma, polygamma
 
 
 def _rows() -> tuple[Primitive, ...]:
     """Every primitive defined by the family modules, once each, in the order defined."""
     rows: dict[int, Primitive] = {}
-    for module in (arithmetic, elementary, piecewise, special):
+    for module in (arithmetic, elementary, piecewise, special, shape, reduction):
         for value in vars(module).values():
             if isinstance(value, Primitive):
                 rows.setdefault(id(value), value)

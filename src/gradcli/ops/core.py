@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gradcli.errors import ShapeError
 from gradcli.graph import Graph, Node
 
 # Binding strength for printing, loosest first (one table: printing.py decides brackets with it).
@@ -40,6 +41,13 @@ class Infix:
 
 
 @dataclass(frozen=True)
+class Postfix:
+    """Printed as `a` followed by what `text(attrs)` gives: `x[0, 1:3]`, `x.T`."""
+
+    text: Callable[[tuple], str]
+
+
+@dataclass(frozen=True)
 class Prefix:
     """Printed as `symbol a`."""
 
@@ -50,18 +58,45 @@ class Prefix:
 Rule = Callable[..., Node]
 
 
+def broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """numpy's broadcast of the shapes (the shape of every elementwise operation)."""
+    first = shapes[0]
+    if all(shape == first for shape in shapes[1:]):
+        return first
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise ShapeError(f"shapes {_and(shapes)} do not broadcast together") from None
+
+
+def _and(shapes) -> str:
+    shapes = [str(tuple(s)) for s in shapes]
+    return shapes[0] if len(shapes) == 1 else ", ".join(shapes[:-1]) + " and " + shapes[-1]
+
+
 @dataclass(frozen=True, eq=False)
 class Primitive:
-    """One operation: forward, VJP per argument, notation, identities. Compared by identity."""
+    """One operation: forward, VJP per argument, notation, identities. Compared by identity.
+
+    `params` name the operation's static attributes (an axis, a shape): they are given as
+    keywords when the operation is applied, stored in the node's `attrs`, and passed as the
+    same keywords to `forward`, to `shape` and to every VJP rule. `shape(*input_shapes,
+    **attrs)` gives the output's shape or raises ShapeError; without it the operation is
+    elementwise and broadcasts like numpy. A `variadic` operation takes any number of inputs
+    and has one rule, told which argument it is for by the keyword `argument`.
+    """
 
     name: str
     forward: Callable[..., np.ndarray]
     vjps: tuple[Rule | None, ...]
-    notation: Call | Infix | Prefix | None = None
+    notation: Call | Infix | Prefix | Postfix | None = None
     commutative: bool = False
     folds: bool = False
     simplify: Callable[..., Node | None] | None = None
     analytic: bool = True  # holomorphic, and its forward takes complex numbers (complex step)
+    params: tuple[str, ...] = ()
+    shape: Callable[..., tuple[int, ...]] | None = None
+    variadic: bool = False
     doc: str = field(default="", compare=False)
 
     @property
@@ -69,14 +104,24 @@ class Primitive:
         return len(self.vjps)
 
     @property
-    def printed(self) -> Call | Infix | Prefix:
+    def elementwise(self) -> bool:
+        """Whether each entry of the output depends only on the same entry of the inputs."""
+        return self.shape is None
+
+    @property
+    def printed(self) -> Call | Infix | Prefix | Postfix:
         return self.notation or Call(self.name)
+
+    def rules(self, count: int) -> tuple[Rule | None, ...]:
+        """The VJP rule of each of `count` arguments."""
+        return self.vjps * count if self.variadic else self.vjps
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
 
-    def __call__(self, *args: Node | float) -> Node:
-        """Build `self(*args)` in the graph of the node arguments."""
+    def __call__(self, *args: Node | float, **attrs) -> Node:
+        """Build `self(*args)` in the graph of the node arguments (ShapeError if the shapes of
+        the arguments do not fit)."""
         graph = next(arg.graph for arg in args if isinstance(arg, Node))
         inputs = [arg if isinstance(arg, Node) else literal(graph, arg) for arg in args]
         if self.simplify is not None:
@@ -90,7 +135,12 @@ class Primitive:
             # evaluation can name the subexpression, and a zero keeps the sign it would have.
             if math.isfinite(value) and value != 0.0:
                 return literal(graph, value)
-        return graph.apply(self, inputs)
+        if self.shape is None:
+            shape = broadcast(*(node.shape for node in inputs)) if inputs else ()
+        else:
+            shape = self.shape(*(node.shape for node in inputs), **attrs)
+        values = tuple(attrs[param] for param in self.params)
+        return graph.apply(self, inputs, values, shape)
 
 
 def _no_forward(*args):  # pragma: no cover - leaves are read by the evaluator, never called
@@ -98,27 +148,65 @@ def _no_forward(*args):  # pragma: no cover - leaves are read by the evaluator, 
 
 
 CONSTANT = Primitive("constant", _no_forward, (), notation=None)
-"""A number. attrs = (value, name): name is None for a literal, 'pi' for a named constant."""
+"""A number or an array. attrs = (value, name): name is None for a literal, 'pi' for a named
+constant, 'X' for data of a spec; an array value is held in a `Frozen`."""
 
 VARIABLE = Primitive("variable", _no_forward, (), notation=None)
-"""An input. attrs = (name,)."""
+"""An input. attrs = (name,); the node's shape is the shape the graph was built for."""
 
 
-def literal(graph: Graph, value: float) -> Node:
+class Frozen:
+    """A read-only float64 array that can stand in a node's attrs: hashed and compared by
+    shape and content, so that equal array literals are one node."""
+
+    __slots__ = ("array", "_hash")
+
+    def __init__(self, array):
+        array = np.array(array, dtype=np.float64)
+        array.flags.writeable = False
+        self.array = array
+        self._hash = hash((array.shape, array.tobytes()))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other) -> bool:
+        return (isinstance(other, Frozen) and self._hash == other._hash
+                and self.array.shape == other.array.shape
+                and bool(np.array_equal(self.array, other.array, equal_nan=True)))
+
+    def __repr__(self) -> str:
+        return f"Frozen(shape={self.array.shape})"
+
+
+def literal(graph: Graph, value) -> Node:
+    """A number, or an array (held as a `Frozen`)."""
+    if isinstance(value, (Frozen, np.ndarray)) and np.ndim(getattr(value, "array", value)):
+        frozen = value if isinstance(value, Frozen) else Frozen(value)
+        return graph.apply(CONSTANT, (), (frozen, None), frozen.array.shape)
     return graph.apply(CONSTANT, (), (float(value), None))
 
 
-def named_constant(graph: Graph, name: str, value: float) -> Node:
+def named_constant(graph: Graph, name: str, value) -> Node:
+    if np.ndim(value):
+        frozen = Frozen(value)
+        return graph.apply(CONSTANT, (), (frozen, name), frozen.array.shape)
     return graph.apply(CONSTANT, (), (float(value), name))
 
 
-def variable(graph: Graph, name: str) -> Node:
-    return graph.apply(VARIABLE, (), (name,))
+def variable(graph: Graph, name: str, shape: tuple[int, ...] = ()) -> Node:
+    return graph.apply(VARIABLE, (), (name,), tuple(shape))
+
+
+def constant_value(node: Node):
+    """The value of a constant node: a float, or a read-only array."""
+    value = node.attrs[0]
+    return value.array if isinstance(value, Frozen) else value
 
 
 def is_literal(node: Node, value: float | None = None) -> bool:
-    """Whether `node` is a literal number (equal to `value`, when given)."""
-    if node.op is not CONSTANT or node.attrs[1] is not None:
+    """Whether `node` is a literal number (equal to `value`, when given); arrays are not."""
+    if node.op is not CONSTANT or node.attrs[1] is not None or node.shape:
         return False
     return value is None or node.attrs[0] == value
 
