@@ -50,10 +50,11 @@ def test_only_the_cli_imports_typer_and_only_the_renderer_imports_rich(path):
 
 
 # The dependency direction: a module may import only modules below it in this order.
-LAYERS = ["errors", "numeric", "graph", "ops", "highprecision", "arrays", "functions", "printing",
-          "calls", "parse_errors", "parsing",
-          "evaluation",
-          "autodiff", "points", "report", "catalog", "api", "checking", "junit", "render", "cli"]
+LAYERS = ["errors", "initializers", "numeric", "graph", "ops", "highprecision", "arrays",
+          "functions", "printing", "calls", "parse_errors", "parsing", "evaluation", "autodiff",
+          "diagnose", "points", "report", "catalog", "api", "spec", "compare", "array_checks",
+          "checking", "junit", "render",
+          "cli"]
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SOURCE)))

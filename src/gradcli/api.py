@@ -23,10 +23,19 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from gradcli.autodiff import UNCONNECTED, Backward, Unconnected, backward
-from gradcli.errors import PointError, ShapeError, UnconnectedError, UsageError, suggest
+from gradcli.diagnose import saturated, zero_gradients
+from gradcli.errors import (
+    MemoryLimitError,
+    PointError,
+    ShapeError,
+    UnconnectedError,
+    UsageError,
+    suggest,
+)
 from gradcli.evaluation import MissingValue, evaluate, nonfinite_warnings
 from gradcli.functions import BY_NAME, CONSTANTS
 from gradcli.graph import Graph, Node, ancestors
+from gradcli.initializers import format_bytes
 from gradcli.ops.core import VARIABLE
 from gradcli.parsing import Parsed, parse_expression
 from gradcli.printing import to_text
@@ -55,6 +64,14 @@ class Function:
         self._rebuild = rebuild
         self._backward: Backward | None = None
         self._variants: dict[tuple, Function] = {}
+        # set for the model of a spec (gradcli.spec): its name in reports, its file, the values
+        # of its params, its names that are not variables, how a node is shown (with its line)
+        self.label: str | None = None
+        self.path: str | None = None
+        self.defaults: dict[str, np.ndarray] = {}
+        self.fixed: dict[str, str] = {}
+        self.show: Callable[[Node], str] | None = None
+        self.max_memory: float | None = None  # bytes the values of one evaluation may take
 
     @classmethod
     def from_parsed(cls, parsed: Parsed) -> Function:
@@ -85,6 +102,11 @@ class Function:
         """The free variables, in order of first appearance in the text."""
         return tuple(self.positions)
 
+    @property
+    def name(self) -> str:
+        """What reports call the function: the expression, or a spec's file:output."""
+        return self.label or self.text
+
     def __str__(self) -> str:
         return to_text(self.output)
 
@@ -101,17 +123,28 @@ class Function:
         f, given, point, shape = self._prepare(at, batch)
         values = f._run([f.output], point)
         value = _shaped(values[f.output.index], shape)
-        warnings = nonfinite_warnings([f.output], values)
-        return EvalResult(f.text, given, value, warnings)
+        warnings = nonfinite_warnings([f.output], values, show=f.show)
+        return EvalResult(f.name, given, value, warnings, inputs=point)
 
     def _prepare(self, at: Mapping[str, object], batch: bool):
         """(the function built for the point's shapes, the point as given, the point as
         evaluated, the shape of the batch or None)."""
         given = _read_point(at)
+        fixed = [name for name in given if name in self.fixed]
+        if fixed:
+            name = fixed[0]
+            raise PointError(f"'{name}' is {'data' if self.fixed[name] == 'data' else 'a value'} "
+                             f"of {self.path}, not an input or a param: --at cannot set it")
         if not batch:
-            return self.at_shapes({n: np.shape(v) for n, v in given.items()}), given, given, None
+            f = self.at_shapes({n: np.shape(v) for n, v in given.items()})
+            for name, value in given.items():
+                node = f.variable_node(name)
+                if node is not None and node.shape != np.shape(value):
+                    raise PointError(f"'{name}' has shape {node.shape}; the value given has "
+                                     f"shape {np.shape(value)}")
+            return f, given, {**f.defaults, **given}, None
         f = self.at_shapes({})
-        if any(node.shape for node in ancestors([f.output])):
+        if f.defaults or any(node.shape for node in ancestors([f.output])):
             raise UsageError("batch=True evaluates a function of numbers at many points; "
                              f"{f.text!r} has array values inside")
         try:
@@ -160,8 +193,10 @@ class Function:
     def _grad(self, given: dict, point: dict, shape: tuple[int, ...] | None,
               wrt: Sequence[str] | None, unconnected: str) -> GradResult:
         if self.output.shape:
-            raise ShapeError(f"the output has shape {self.output.shape}: a gradient needs a "
-                             "number; reduce it (sum(...), mean(...)) or pick an entry ([0])")
+            other = ", or name another output with --of" if self.path else ""
+            raise ShapeError(f"the output {self.name} has shape {self.output.shape}: a gradient "
+                             f"needs a number; reduce it (sum(...), mean(...)) or pick an entry "
+                             f"([0]){other}")
         names = list(self.variables if wrt is None else wrt)
         nodes = {name: self.gradient_node(name) for name in names}
         missing = [name for name, node in nodes.items() if node is UNCONNECTED]
@@ -184,10 +219,14 @@ class Function:
                 gradient[name] = None if unconnected == "none" else _shaped(zeros, shape)
             else:
                 gradient[name] = _shaped(values_[node.index], shape)
-        warnings = notes + nonfinite_warnings([self.output], values_)
-        warnings += nonfinite_warnings(connected, values_, " in the gradient", skip=warnings)
+        warnings = notes + nonfinite_warnings([self.output], values_, show=self.show)
+        warnings += nonfinite_warnings(connected, values_, " in the gradient", skip=warnings,
+                                       show=self.show)
+        if self.path is not None:  # a model: what its gradient says about it
+            warnings += zero_gradients(self.output, nodes, values_, self.show)
+            warnings += saturated(self.output, values_, self.show)
         value = _shaped(values_[self.output.index], shape)
-        return GradResult(self.text, given, value, warnings, gradient, missing)
+        return GradResult(self.name, given, value, warnings, gradient, missing, inputs=point)
 
     # helpers
 
@@ -196,6 +235,8 @@ class Function:
         return self.graph.find(VARIABLE, (name,))
 
     def _run(self, roots: Sequence[Node], point: Mapping[str, object]) -> dict:
+        if self.max_memory is not None:
+            check_memory(roots, self.max_memory)
         try:
             return evaluate(roots, point)
         except MissingValue as error:
@@ -208,8 +249,10 @@ class Function:
                     if error.name.startswith(name) and rest:
                         hint = f"; did you mean {name}({rest})?"
                         break
-            raise PointError(f"no value for variable '{error.name}' (give it with "
-                             f"--at {error.name}=...){hint}", self.text, line, column) from None
+            what = "input" if self.path else "variable"
+            raise PointError(f"no value for {what} '{error.name}' (give it with "
+                             f"--at {error.name}=...){hint}", self.text, line, column,
+                             "spec" if self.path else "expression", self.path) from None
 
 
 def parse(text: str, shapes: Shapes | None = None) -> Function:
@@ -242,6 +285,22 @@ def _merge(at: Mapping[str, object] | None, values: Mapping[str, object]) -> dic
     merged = dict(at or {})
     merged.update(values)
     return merged
+
+
+def check_memory(roots: Sequence[Node], limit: float) -> None:
+    """Refuse, before anything is allocated, an evaluation whose values would take more than
+    `limit` bytes (every value of the graph is kept until the end of the pass)."""
+    nodes = ancestors(roots)
+    needed = 8 * sum(node.size for node in nodes)
+    if needed > limit:
+        largest = max(nodes, key=lambda node: node.size)
+        text = to_text(largest)
+        text = text if len(text) <= 40 else text[:39] + "…"
+        raise MemoryLimitError(
+            f"evaluating this needs {format_bytes(needed)} for the values of {len(nodes)} "
+            f"operations (the largest, {text}, has shape {largest.shape}), more than "
+            f"--max-memory {format_bytes(limit)}; nothing was allocated (raise the limit with "
+            "--max-memory, e.g. --max-memory 4GiB)")
 
 
 def _read_point(at: Mapping[str, object]) -> dict[str, object]:

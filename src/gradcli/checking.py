@@ -1,16 +1,9 @@
-"""Gradient checks: the autodiff gradient (or a claimed one) against a numerical reference.
+"""Gradient checks: the autodiff gradient (or a claimed one) against a numerical reference, at
+one point, at several, or at random points; with --order 2 the second derivatives too.
 
-For each variable the checker computes a reference derivative with its own error estimate, the
-left and right derivatives (to recognise a kink), and gives one verdict:
-
-    pass          |analytic - numeric| <= atol + rtol·max(|analytic|, |numeric|) + 2·estimate,
-                  and the estimate itself is within atol + rtol·max(...)
-    fail          outside that band (or an unconnected variable the function does depend on)
-    inconclusive  inside the band only because the reference's error estimate is wider than the
-                  tolerance: the numbers cannot decide
-    kink          the left and right derivatives differ; the analytic value is between them (a
-                  valid subgradient), which passes unless strict; outside them it is a fail
-    unconnected   no path from the output, and the reference confirms the derivative is 0
+Each derivative gets a verdict (see gradcli.compare); a report's verdict is the worst of them,
+and its exit code 0 (pass), 1 (fail) or 3 (inconclusive). Array variables are checked entry by
+entry, or along random directions (gradcli.array_checks).
 """
 
 from __future__ import annotations
@@ -22,53 +15,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gradcli import highprecision, numeric
+from gradcli import numeric
 from gradcli.api import Function, parse
+from gradcli.array_checks import check_array
+from gradcli.array_checks import work as array_work
+from gradcli.compare import (
+    DEFAULT,
+    RULE,
+    Options,
+    VariableCheck,
+    along,
+    check_derivative,
+    finite_or_inf,
+)
 from gradcli.errors import UsageError
-from gradcli.evaluation import evaluate
-from gradcli.graph import ancestors
-from gradcli.numeric import Estimate
 from gradcli.points import sample_points
 from gradcli.report import GradResult, jsonable
 
-METHODS = ("ridders", "central", "complex", "mpmath")
-# Default tolerances per method, relative and absolute: far wider than each method's own error
-# on smooth functions (ridders ~1e-13, central ~1e-10, complex and mpmath ~1e-16), far tighter
-# than the 1e-8 relative error a check must catch.
-TOLERANCES = {"ridders": (1e-9, 1e-12), "central": (1e-7, 1e-10), "complex": (1e-12, 1e-15),
-              "mpmath": (1e-11, 1e-14)}
-# A kink is a jump in the derivative that the one-sided derivatives see, whatever the method of
-# the reference: their own accuracy (extrapolated one-sided differences), not the method's,
-# decides how large a jump must be to count.
-KINK_RTOL = 1e-6
-SAFETY = 2.0  # how many error estimates widen the band
-RULE = ("pass when |analytic - numeric| <= atol + rtol*max(|analytic|, |numeric|) + 2*estimate "
-        "and estimate <= atol + rtol*max(|analytic|, |numeric|)")
-
-
-@dataclass
-class VariableCheck:
-    variable: str
-    analytic: float | None
-    numeric: float
-    error_estimate: float
-    abs_error: float
-    rel_error: float
-    tolerance: float
-    verdict: str
-    note: str = ""
-    index: None = None
-
-    def to_dict(self, notes: list[str]) -> dict:
-        v = self.variable
-        return {"variable": v, "index": self.index,
-                "analytic": jsonable(self.analytic, f"{v}: analytic", notes),
-                "numeric": jsonable(self.numeric, f"{v}: numeric", notes),
-                "error_estimate": jsonable(self.error_estimate, f"{v}: error_estimate", notes),
-                "abs_error": jsonable(self.abs_error, f"{v}: abs_error", notes),
-                "rel_error": jsonable(self.rel_error, f"{v}: rel_error", notes),
-                "tolerance": jsonable(self.tolerance, f"{v}: tolerance", notes),
-                "verdict": self.verdict, "note": self.note}
+__all__ = ["RULE", "CheckReport", "Options", "VariableCheck", "check", "check_function",
+           "check_random", "work"]
 
 
 @dataclass
@@ -94,7 +59,7 @@ class CheckReport:
 
     def worst(self) -> list[VariableCheck]:
         """The results, worst relative error first."""
-        return sorted(self.results, key=lambda r: -_finite_or_inf(r.rel_error))
+        return sorted(self.results, key=lambda r: -finite_or_inf(r.rel_error))
 
     def to_dict(self) -> dict:
         notes: list[str] = []
@@ -116,157 +81,8 @@ class CheckReport:
     def to_plain(self) -> str:
         # at a kink the central difference is no reference for the analytic value: left out
         errors = [r.rel_error for r in self.results if r.verdict not in ("kink", "unconnected")]
-        worst = max(errors, key=_finite_or_inf) if errors else 0.0
+        worst = max(errors, key=finite_or_inf) if errors else 0.0
         return f"{self.verdict} {worst!r}"
-
-
-def _finite_or_inf(x: float) -> float:
-    return x if not math.isnan(x) else math.inf
-
-
-def _along(function: Function, point: Mapping[str, float], name: str):
-    """f as a function of the variable `name` alone, the others held at the point."""
-    output = function.output
-
-    def f(xs: np.ndarray) -> np.ndarray:
-        inputs = dict(point)
-        inputs[name] = xs
-        return evaluate([output], inputs)[output.index]
-
-    return f
-
-
-def _not_analytic(function: Function, name: str) -> list[str]:
-    """The operations on a path from `name` to the output that the complex step cannot pass."""
-    variable = function.variable_node(name)
-    if variable is None:
-        return []
-    depends = {variable.index}
-    blocked = []
-    for node in ancestors([function.output]):
-        if any(i.index in depends for i in node.inputs):
-            depends.add(node.index)
-            if not node.op.analytic and node.op.name not in blocked:
-                blocked.append(node.op.name)
-    return blocked
-
-
-def reference(function: Function, point: Mapping[str, float], name: str, method: str,
-              step: float | None = None) -> Estimate:
-    """The numerical derivative of the function by `name` at the point."""
-    x = float(point[name])
-    if method == "ridders":
-        return numeric.ridders(_along(function, point, name), x)
-    if method == "central":
-        return numeric.central(_along(function, point, name), x, step)
-    if method == "complex":
-        blocked = _not_analytic(function, name)
-        if blocked:
-            raise UsageError(f"--method complex needs every operation between '{name}' and the "
-                             f"output to be analytic; {', '.join(blocked)} "
-                             f"{'is' if len(blocked) == 1 else 'are'} not (use --method ridders)")
-        return numeric.complex_step(_along(function, point, name), x)
-    if method == "mpmath":
-        d = highprecision.derivative(function.output, point, name)
-        return Estimate(d, numeric.EPS * abs(d)) if math.isfinite(d) else numeric.NONE
-    raise UsageError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
-
-
-def _compare(name: str, analytic, ref: Estimate, left: Estimate, right: Estimate,
-             rtol: float, atol: float) -> VariableCheck:
-    if analytic is None:  # unconnected
-        d = abs(ref.value)
-        confirmed = math.isfinite(d) and d <= atol + SAFETY * ref.error
-        note = ("no path from the output; the reference confirms the derivative is 0" if confirmed
-                else f"no path from the output, yet the function changes with {name}: the "
-                     f"reference derivative is {ref.value!r}")
-        return VariableCheck(name, None, ref.value, ref.error, d, math.inf if d else 0.0,
-                             atol, "unconnected" if confirmed else "fail", note)
-    a, d = float(analytic), ref.value
-    difference = abs(a - d)
-    scale = max(abs(a), abs(d))
-    relative = difference / scale if scale else 0.0
-    tolerance = atol + rtol * scale
-
-    def result(verdict: str, note: str = "") -> VariableCheck:
-        return VariableCheck(name, a, d, ref.error, difference, relative, tolerance, verdict, note)
-
-    lr_scale = max(abs(left.value), abs(right.value))
-    lr_tolerance = atol + max(rtol, KINK_RTOL) * lr_scale
-    if (math.isfinite(left.value) and math.isfinite(right.value)
-            and abs(left.value - right.value) > lr_tolerance + SAFETY * (left.error + right.error)):
-        low, high = sorted((left.value, right.value))
-        sides = f"left derivative {left.value!r}, right derivative {right.value!r}"
-        if low - lr_tolerance <= a <= high + lr_tolerance:
-            return result("kink", f"not differentiable here ({sides}); the analytic value is a "
-                                  "valid subgradient")
-        return result("fail", f"not differentiable here ({sides}); the analytic value is not "
-                              "between them")
-    # Where the function is not smooth enough for central differences to converge (x*relu(x)
-    # at 0), the one-sided derivatives may still agree closely: they are a reference too.
-    if math.isfinite(left.value) and math.isfinite(right.value):
-        sided = Estimate((left.value + right.value) / 2,
-                         max(left.error, right.error) + abs(left.value - right.value) / 2)
-        if sided.error < ref.error and (difference > tolerance + SAFETY * ref.error
-                                        or ref.error > tolerance):
-            checked = _compare(name, analytic, sided, left, right, rtol, atol)
-            checked.note = "; ".join(filter(None, [
-                "central differences do not converge here; the left and right derivatives "
-                "agree and are the reference", checked.note]))
-            return checked
-    if not math.isfinite(d) or not math.isfinite(a):
-        if a == d:
-            return result("pass", "both infinite")
-        return result("inconclusive", "no finite reference near this point" if not math.isfinite(d)
-                      else "the analytic value is not finite")
-    if difference > tolerance + SAFETY * ref.error:
-        return result("fail", f"off by {relative:.3g} relative; the reference is good to about "
-                              f"{ref.error:.2g}")
-    if ref.error > tolerance:
-        return result("inconclusive", f"the reference's error estimate {ref.error:.2g} is wider "
-                                      f"than the tolerance {tolerance:.2g}")
-    return result("pass")
-
-
-@dataclass(frozen=True)
-class Options:
-    """How to check: the reference method, the tolerances, the order, strictness at kinks."""
-
-    method: str = "ridders"
-    rtol: float | None = None
-    atol: float | None = None
-    step: float | None = None  # the step of the central difference
-    strict: bool = False
-    order: int = 1
-    sweep: bool = False
-
-    def resolved(self) -> Options:
-        """The options with the method's default tolerances filled in, validated."""
-        if self.method not in METHODS:
-            raise UsageError(f"unknown method {self.method!r}: use one of {', '.join(METHODS)}")
-        if self.order not in (1, 2):
-            raise UsageError(f"--order is 1 or 2, not {self.order}")
-        if self.step is not None and self.method != "central":
-            raise UsageError("--eps is the step of --method central")
-        default_rtol, default_atol = TOLERANCES[self.method]
-        rtol = default_rtol if self.rtol is None else self.rtol
-        atol = default_atol if self.atol is None else self.atol
-        if rtol < 0 or atol < 0 or (self.step is not None and self.step <= 0):
-            raise UsageError("--rtol and --atol must not be negative, --eps must be positive")
-        return Options(self.method, rtol, atol, self.step, self.strict, self.order, self.sweep)
-
-
-def _check_variable(function: Function, point: Mapping[str, float], name: str, analytic,
-                    options: Options, label: str | None = None) -> VariableCheck:
-    """One derivative of `function` by `name`, `analytic` against the reference."""
-    ref = reference(function, point, name, options.method, options.step)
-    f = _along(function, point, name)
-    x = float(point[name])
-    left, right = numeric.one_sided(f, x, -1), numeric.one_sided(f, x, +1)
-    checked = _compare(name, analytic, ref, left, right, options.rtol, options.atol)
-    if label is not None:
-        checked.variable = label
-    return checked
 
 
 def _second_order(function: Function, point: Mapping[str, float], names: Sequence[str],
@@ -282,7 +98,7 @@ def _second_order(function: Function, point: Mapping[str, float], names: Sequenc
         row = first.grad(point, wrt=names)
         for b in names:
             hessian[a, b] = row.gradient[b]
-            results.append(_check_variable(first, point, b, row.gradient[b], options,
+            results.append(check_derivative(first, point, b, row.gradient[b], options,
                                            label=f"{a},{b}"))
     for k, a in enumerate(names):
         for b in names[k + 1:]:
@@ -299,12 +115,25 @@ def _second_order(function: Function, point: Mapping[str, float], names: Sequenc
     return results
 
 
-def check_function(function: Function, at: Mapping[str, float], options: Options = Options(),
+def check_function(function: Function, at: Mapping[str, object], options: Options = DEFAULT,
                    grad: Mapping[str, float] | None = None,
-                   wrt: Sequence[str] | None = None) -> CheckReport:
-    """Check the gradient of `function` at one point (see the module's docstring)."""
+                   wrt: Sequence[str] | None = None,
+                   progress: Callable[[], None] | None = None) -> CheckReport:
+    """Check the gradient of `function` at one point (see the module's docstring); `progress`
+    is called after each entry of an array variable."""
     names = _checked_names(function, grad, wrt)
-    return _check_point(function, function.grad(at, wrt=names), options.resolved(), grad, names)
+    return _check_point(function, function.grad(at, wrt=names), options.resolved(), grad, names,
+                        progress)
+
+
+def work(function: Function, point: Mapping[str, object], names: Sequence[str] | None,
+         options: Options) -> int:
+    """The steps of a check at the point, for a progress bar: one for the point, and one per
+    entry (or random direction) of each array variable."""
+    values = {**function.defaults, **point}
+    names = list(names) if names is not None else list(function.variables)
+    return 1 + sum(array_work(int(np.size(values[name])), options) for name in names
+                   if name in values and np.ndim(values[name]))
 
 
 def _checked_names(function: Function, grad: Mapping[str, float] | None,
@@ -314,23 +143,33 @@ def _checked_names(function: Function, grad: Mapping[str, float] | None,
 
 
 def _check_point(function: Function, own: GradResult, options: Options,
-                 grad: Mapping[str, float] | None, names: list[str]) -> CheckReport:
+                 grad: Mapping[str, float] | None, names: list[str],
+                 progress: Callable[[], None] | None = None) -> CheckReport:
     """The check at the point of `own`, gradcli's value and gradient there (options resolved)."""
-    point = dict(own.point)
+    point = dict(own.inputs)
+    function = function.at_shapes({name: np.shape(value) for name, value in point.items()})
     for name in names:
         if name not in point:
             raise UsageError(f"'{name}' has no value at the point: give it with --at {name}=...")
+    arrays = [name for name in names if np.ndim(point[name])]
+    if arrays and (options.order == 2 or options.sweep or (grad and set(grad) & set(arrays))):
+        raise UsageError(f"--order 2, --sweep and --grad are for variables that are numbers; "
+                         f"'{arrays[0]}' is an array")
     results = []
     for name in names:
+        if name in arrays:
+            results.append(check_array(function, point, name, own.gradient[name], options,
+                                       progress))
+            continue
         claimed = grad is not None and name in grad
-        checked = _check_variable(function, point, name,
-                                  grad[name] if claimed else own.gradient[name], options)
+        checked = check_derivative(function, point, name,
+                                   grad[name] if claimed else own.gradient[name], options)
         if claimed:
             checked.note = "; ".join(filter(None, ["claimed gradient", checked.note]))
         results.append(checked)
     if options.order == 2:
         results += _second_order(function, point, names, options)
-    report = CheckReport(function.text, point, options.method, results, options.strict,
+    report = CheckReport(function.name, dict(own.point), options.method, results, options.strict,
                          list(own.warnings))
     if options.sweep:
         report.sweep = {r.variable: _sweep(function, point, r.variable, r.analytic)
@@ -342,7 +181,7 @@ def _sweep(function: Function, point: Mapping[str, float], name: str, analytic: 
            ) -> list[dict]:
     """The central difference and its error against the analytic value, decade by decade."""
     rows = []
-    for h, d in numeric.sweep(_along(function, point, name), float(point[name])):
+    for h, d in numeric.sweep(along(function, point, name), float(point[name])):
         error = abs(d - analytic)
         scale = max(abs(d), abs(analytic))
         rows.append({"h": h, "numeric": d, "abs_error": error,
@@ -352,7 +191,7 @@ def _sweep(function: Function, point: Mapping[str, float], name: str, analytic: 
 
 def check_random(function: Function, count: int, seed: int = 0,
                  domain: Mapping[str, tuple[float, float]] | None = None,
-                 fixed: Mapping[str, float] | None = None, options: Options = Options(),
+                 fixed: Mapping[str, float] | None = None, options: Options = DEFAULT,
                  grad: Mapping[str, float] | None = None, wrt: Sequence[str] | None = None,
                  progress: Callable[[], None] | None = None) -> tuple[list[CheckReport], int]:
     """Checks at `count` random points, reproducible with `seed`, drawn from each variable's

@@ -110,10 +110,13 @@ def _errors_to_exit_codes(command: Callable) -> Callable:
     return run
 
 
-EXPRESSION_HELP = ("The expression, e.g. \"x**2*sin(x)\"; '-' reads it from standard input. "
-                   "See README for the language, `gradcli functions` for the functions.")
-AT_HELP = ("A point, e.g. x=2,y=pi/4 (values may be constant expressions). Repeat --at for "
-           "more points.")
+EXPRESSION_HELP = ("The expression, e.g. \"x**2*sin(x)\", or a model spec file (FILE.grad); '-' "
+                   "reads the expression from standard input. See README for the language, "
+                   "`gradcli functions` for the functions.")
+AT_HELP = ("A point, e.g. x=2,y=pi/4 (values may be constant expressions), v=[1, 2, 3] (an "
+           "array), X=@data.npy (an array from a .npy, .csv or .txt file). Repeat --at for "
+           "more points. For a spec: its inputs, and params to set other than their initial "
+           "values.")
 FORMAT_HELP = "Output format: table (default on a terminal), json (one object per point per "\
               "line) or plain (default otherwise)."
 
@@ -125,22 +128,73 @@ FormatOption = Annotated[Format | None, typer.Option("--format", help=FORMAT_HEL
                                                          show_default=False)]
 
 
+OfOption = Annotated[str | None, typer.Option(
+    "--of", help="For a spec: the name whose value is the output (default: the last "
+                 "assignment).", show_default=False)]
+MemoryOption = Annotated[str, typer.Option(
+    "--max-memory", help="Refuse, before allocating, work whose values need more memory than "
+                         "this, e.g. 512MiB, 4GiB.", metavar="SIZE")]
+DEFAULT_MEMORY = "1GiB"
+
+
 def _read_expression(text: str) -> str:
     """The expression, or standard input for '-' (without its final newline)."""
     return sys.stdin.read().strip() if text == "-" else text
 
 
-def _at_each_point(texts: list[str] | None, compute: Callable,
-                   tick: Callable[[], None] | None = None) -> list:
-    """compute(point) at each --at point (one empty point if there is none), with the
-    warnings of the point's own values put first among the result's warnings; `tick` is
-    called after each point (a progress bar)."""
+def _bytes(text: str) -> float:
+    """'1GiB' -> 2**30; KiB, MiB, GiB, TiB and K, M, G, T are powers of 1024, KB, MB, GB, TB
+    powers of 1000; a plain number is bytes."""
+    import re
+
+    match = re.fullmatch(r"\s*([0-9.]+(?:[eE][0-9]+)?)\s*([KMGT]?)(i?B?)\s*", text, re.IGNORECASE)
+    if match is None or not match.group(1).replace(".", "", 1).replace("e", "").replace(
+            "E", "").isdigit():
+        raise UsageError(f"--max-memory takes a size such as 512MiB or 4GiB, not {text!r}")
+    number, prefix, suffix = float(match.group(1)), match.group(2).upper(), match.group(3)
+    power = "KMGT".index(prefix) + 1 if prefix else 0
+    base = 1000 if suffix.upper() == "B" and prefix else 1024
+    return number * base**power
+
+
+def _points(texts: list[str] | None) -> list[tuple[dict, list[str]]]:
+    """Each --at point with the warnings of its own values (one empty point if none given)."""
     from gradcli.points import read_point
 
-    results = []
+    points = []
     for text in texts or [None]:
         notes: list[str] = []
-        point = read_point(text, notes) if text is not None else {}
+        points.append((read_point(text, notes) if text is not None else {}, notes))
+    return points
+
+
+def _function(argument: str, points: list[tuple[dict, list[str]]], of: str | None,
+              max_memory: str):
+    """The Function of an expression or of a spec file, built for the shapes of the first
+    point (a later point of other shapes gets its own build)."""
+    import numpy as np
+
+    from gradcli.spec import is_spec, spec_function
+
+    shapes = {name: np.shape(value) for name, value in points[0][0].items()}
+    limit = _bytes(max_memory)
+    if is_spec(argument):
+        return spec_function(argument, of, shapes, limit)
+    if of is not None:
+        raise UsageError("--of names the output of a spec file (FILE.grad)")
+    from gradcli.api import parse
+
+    function = parse(_read_expression(argument), shapes)
+    function.max_memory = limit
+    return function
+
+
+def _at_each_point(points: list[tuple[dict, list[str]]], compute: Callable,
+                   tick: Callable[[], None] | None = None) -> list:
+    """compute(point) at each point, with the warnings of the point's own values put first
+    among the result's warnings; `tick` is called after each point (a progress bar)."""
+    results = []
+    for point, notes in points:
         result = compute(point)
         result.warnings[:0] = notes
         results.append(result)
@@ -195,32 +249,37 @@ def grad(
     unconnected: Annotated[Unconnected, typer.Option(
         "--unconnected", help="An unconnected gradient (no path from the output) is reported as "
                               "None, as 0, or as an error with exit code 1.")] = Unconnected.none,
+    of: OfOption = None,
+    max_memory: MemoryOption = DEFAULT_MEMORY,
     format: FormatOption = None,  # noqa: A002 - the option's name
 ) -> None:
     """Value and gradient (reverse mode) of EXPRESSION at each --at point.
 
-    Example: gradcli grad "x**2*sin(x)" --at x=2
-    """
-    from gradcli.api import parse
+    EXPRESSION may be a model spec file (FILE.grad): the gradient of its output with respect
+    to every param and input.
 
-    function = parse(_read_expression(expression))
+    Examples: gradcli grad "x**2*sin(x)" --at x=2;  gradcli grad examples/mlp.grad
+    """
+    points = _points(at)
+    function = _function(expression, points, of, max_memory)
     names = _names(wrt)
     results = _at_each_point(
-        at, lambda point: function.grad(point, wrt=names, unconnected=unconnected.value))
+        points, lambda point: function.grad(point, wrt=names, unconnected=unconnected.value))
     _emit(results, _format(format))
 
 
 @app.command("eval", cls=ExpressionCommand, no_args_is_help=True)
 @_errors_to_exit_codes
-def eval_(expression: ExpressionArg, at: AtOption = None, format: FormatOption = None) -> None:  # noqa: A002
-    """Value of EXPRESSION at each --at point.
+def eval_(expression: ExpressionArg, at: AtOption = None, of: OfOption = None,
+          max_memory: MemoryOption = DEFAULT_MEMORY,
+          format: FormatOption = None) -> None:  # noqa: A002
+    """Value of EXPRESSION (or of a spec file's output) at each --at point.
 
     Example: gradcli eval "cos(x**3*exp(x))" --at x=1
     """
-    from gradcli.api import parse
-
-    function = parse(_read_expression(expression))
-    _emit(_at_each_point(at, function.evaluate), _format(format))
+    points = _points(at)
+    function = _function(expression, points, of, max_memory)
+    _emit(_at_each_point(points, function.evaluate), _format(format))
 
 
 class Method(str, enum.Enum):
@@ -272,9 +331,18 @@ def check(
     sweep: Annotated[bool, typer.Option(
         "--sweep", help="Also show the error of the central difference against the step h, "
                         "decade by decade (in the table, and under 'sweep' in JSON).")] = False,
+    full_limit: Annotated[int, typer.Option(
+        "--full-limit", help="An array variable of up to this many entries is checked entry "
+                             "by entry; a larger one along --probes random directions.")] = 2000,
+    probes: Annotated[int, typer.Option(
+        "--probes", help="How many random directions check an array above --full-limit (a "
+                         "failing one is bisected down to the wrong entries; seeded by "
+                         "--seed).")] = 8,
     junit: Annotated[str | None, typer.Option(
         "--junit", help="Also write a JUnit XML report to FILE, one test case per point and "
                         "variable.", show_default=False, metavar="FILE")] = None,
+    of: OfOption = None,
+    max_memory: MemoryOption = DEFAULT_MEMORY,
     format: FormatOption = None,  # noqa: A002
 ) -> None:
     """Check the gradient of EXPRESSION at each --at point against a numerical reference.
@@ -282,27 +350,33 @@ def check(
     Verdicts: pass, fail, inconclusive (the reference cannot decide), kink (a valid subgradient
     passes), unconnected (confirmed 0). Exit code 0 all pass, 1 any fail, 3 inconclusive.
 
-    Example: gradcli check "x**2*sin(x)" --at x=2 --grad x=1.9726
+    EXPRESSION may be a model spec file (FILE.grad): every entry of every param is checked
+    (up to --full-limit per param; random directions above it).
+
+    Examples: gradcli check "x**2*sin(x)" --at x=2 --grad x=1.9726;  gradcli check
+    examples/mlp.grad
     """
-    from gradcli.api import parse
-    from gradcli.checking import Options, check_function
+    from gradcli.checking import Options, check_function, work
     from gradcli.points import read_point
 
-    function = parse(_read_expression(expression))
+    at_points = _points(at if points is None or not at else at[:1])
+    function = _function(expression, at_points, of, max_memory)
     claimed = read_point(grad_) if grad_ is not None else None
     names = _names(wrt)
-    options = Options(method.value, rtol, atol, eps, strict, order, sweep).resolved()
+    options = Options(method.value, rtol, atol, eps, strict, order, sweep, full_limit, probes,
+                      seed).resolved()
     fmt = _format(format)
     progress = None
     if fmt is Format.table and sys.stderr.isatty():
         from gradcli import render
 
-        progress = render.DelayedProgress(points or len(at or [None]), "checking")
+        total = points or sum(work(function, point, names, options) for point, _ in at_points)
+        progress = render.DelayedProgress(total, "checking")
     tick = progress.advance if progress is not None else None
     try:
         if points is None:
-            reports = _at_each_point(at, lambda point: check_function(
-                function, point, options, claimed, names), tick)
+            reports = _at_each_point(at_points, lambda point: check_function(
+                function, point, options, claimed, names, tick), tick)
         else:
             reports = _sampled(function, options, claimed, names, at, points, seed, domain, tick)
     finally:

@@ -24,19 +24,25 @@ class InputError(GradcliError):
     """
 
     def __init__(self, message: str, text: str | None = None, line: int = 1, column: int | None = None,
-                 source: str = "expression"):
+                 source: str = "expression", path: str | None = None):
         super().__init__(message)
         self.message = message
         self.text = text
         self.line = line
         self.column = column
         self.source = source
+        self.path = path  # the file the text is from: the place is then written file:line:column
 
     def __str__(self) -> str:
         if self.text is None or self.column is None:
             return self.message
         where = {"point": "in --at, ", "domain": "in --domain, "}.get(self.source, "")
-        return f"{self.message}\n{caret_excerpt(self.text, self.line, self.column, where)}"
+        return f"{self.message}\n{caret_excerpt(self.text, self.line, self.column, where, path=self.path)}"
+
+    def in_file(self, text: str, line: int, path: str) -> InputError:
+        """This error, raised for one line of a file, placed in the whole file."""
+        error = type(self)(self.message, text, line, self.column, "spec", path)
+        return error
 
 
 class ParseError(InputError):
@@ -68,6 +74,10 @@ class ShapeError(InputError):
         return ShapeError(f"{formula}: {self.message}", text, line, column, source)
 
 
+class MemoryLimitError(InputError):
+    """More memory asked for than --max-memory allows; nothing was allocated."""
+
+
 class UsageError(GradcliError):
     """Options that do not fit together."""
 
@@ -84,9 +94,11 @@ def suggest(name: str, candidates: Iterable[str]) -> str:
     return f"; did you mean '{matches[0]}'?" if matches else ""
 
 
-def caret_excerpt(text: str, line: int, column: int, where: str = "", width: int = 72) -> str:
+def caret_excerpt(text: str, line: int, column: int, where: str = "", width: int = 72,
+                  path: str | None = None) -> str:
     """The line of `text` with a caret under `column`, windowed around it when the line is long;
-    `where` names the text when it is not the expression ('in --at, ')."""
+    `where` names the text when it is not the expression ('in --at, '); `path` names the file
+    (the place is then written file:line:column)."""
     lines = text.split("\n") or [""]
     row = lines[min(max(line, 1), len(lines)) - 1]
     col = max(column, 1) - 1
@@ -99,6 +111,6 @@ def caret_excerpt(text: str, line: int, column: int, where: str = "", width: int
     prefix = "…" if start > 0 else ""
     suffix = "…" if start + width < len(row) else ""
     place = f"line {line}, column {column}" if len(lines) > 1 else f"column {column}"
-    header = f"  {where}at {place}:"
+    header = f"  {path}:{line}:{column}:" if path is not None else f"  {where}at {place}:"
     pad = " " * (len(prefix) + col - start)
     return f"{header}\n    {prefix}{shown}{suffix}\n    {pad}^"

@@ -11,7 +11,7 @@ so that a warning can name the subexpression.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,16 +100,19 @@ def _short(text: str, width: int = 60) -> str:
 
 
 def nonfinite_warnings(roots: Sequence[Node], values: Mapping[int, np.ndarray], where: str = "",
-                       skip: Sequence[str] = ()) -> list[str]:
+                       skip: Sequence[str] = (), show: Callable[[Node], str] | None = None
+                       ) -> list[str]:
     """Sentences naming the subexpressions that produced nan or inf, when a root is not finite:
-    'log(x - 3) is nan: log(-2) = nan'. `where` is said after the kind (' in the gradient')."""
+    'log(x - 3) is nan: log(-2) = nan'. `where` is said after the kind (' in the gradient');
+    `show(node)` writes the subexpression (a spec's shows its line too)."""
     if all(all_finite(values[root.index]) for root in roots):
         return []
     out: list[str] = []
     for source in nonfinite_sources(roots, values):
         kind = format_number(source.result)
         at_points = f" at {source.count} of {source.total} points" if source.total > 1 else ""
-        sentence = (f"{_short(to_text(source.node))} is {kind}{where}{at_points}: "
+        shown = show(source.node) if show is not None else _short(to_text(source.node))
+        sentence = (f"{shown} is {kind}{where}{at_points}: "
                     f"{apply_text(source.node, source.operands)} = {kind}")
         if sentence not in skip:
             out.append(sentence)

@@ -1,17 +1,22 @@
-"""--at points: `x=2,y=pi/4` read through the grammar, each value a constant expression."""
+"""--at points: `x=2,y=pi/4` read through the grammar, each value a constant expression, an
+array (`v=[0.2, 0.3, 0.5]`) or an array in a file (`X=@data.npy`, .npy, .csv or .txt)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from gradcli.errors import PointError
+from gradcli.errors import InputError, PointError
 from gradcli.evaluation import evaluate, nonfinite_warnings
 from gradcli.functions import BY_NAME, CONSTANTS
+from gradcli.initializers import load_array
 from gradcli.parsing import parse_point
 
 
-def read_point(text: str, warnings: list[str] | None = None) -> dict[str, float]:
-    """The values of one point, in the order given: 'x=2,y=3' -> {'x': 2.0, 'y': 3.0}.
+def read_point(text: str, warnings: list[str] | None = None) -> dict[str, object]:
+    """The values of one point, in the order given: 'x=2,y=3' -> {'x': 2.0, 'y': 3.0}; an
+    array value is a float64 array.
 
     A value that comes out nan or inf from finite numbers (x=log(-1)) is kept, and a sentence
     saying where it came from is appended to `warnings`.
@@ -32,11 +37,18 @@ def read_point(text: str, warnings: list[str] | None = None) -> dict[str, float]
             raise PointError(f"'{binding.name}' is a function and cannot be given a value", **where)
         if binding.name in point:
             raise PointError(f"'{binding.name}' is given twice in one point", **where)
+        if binding.path is not None:
+            try:
+                point[binding.name] = load_array(Path(binding.path))
+            except InputError as error:
+                raise PointError(error.message, **where) from None
+            continue
         values = evaluate([binding.value], {})
         if warnings is not None:
             warnings += [f"--at {binding.name}: {sentence}"
                          for sentence in nonfinite_warnings([binding.value], values)]
-        point[binding.name] = float(np.float64(values[binding.value.index]))
+        value = np.asarray(values[binding.value.index], dtype=np.float64)
+        point[binding.name] = float(value) if value.ndim == 0 else value
     return point
 
 
@@ -63,6 +75,8 @@ def read_domain(text: str) -> dict[str, tuple[float, float]]:
             raise PointError(f"the bounds of {item.strip()!r} must be numbers or constant "
                              "expressions, e.g. x=-pi:pi", **where) from None
         lo, hi = bounds_read["low"], bounds_read["high"]
+        if np.ndim(lo) or np.ndim(hi):
+            raise PointError(f"the bounds of {item.strip()!r} must be numbers, not arrays", **where)
         if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
             raise PointError(f"the domain of '{name.strip()}' must be finite with LOW < HIGH, "
                              f"not {lo!r}:{hi!r}", **where)

@@ -8,7 +8,7 @@ into the same graph: brackets are kept wherever leaving them out would change th
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -126,8 +126,9 @@ def _operand(node: Node) -> tuple[Node, int, bool]:
     return node, strength, strength == SIGN
 
 
-def to_text(root: Node) -> str:
-    """The formula of `root`, e.g. 'log(x1) + x1*x2 - sin(x2)'."""
+def to_text(root: Node, names: Mapping[int, str] | None = None) -> str:
+    """The formula of `root`, e.g. 'log(x1) + x1*x2 - sin(x2)'; a node below the root that
+    `names` names (by index) is written as its name: 'softmax(h @ w1 + b1)'."""
     out: list[str] = []
     stack: list = [(root, False)]
     while stack:
@@ -136,6 +137,9 @@ def to_text(root: Node) -> str:
             out.append(item)
             continue
         node, bracketed = item
+        if names and node is not root and node.index in names:
+            out.append(names[node.index])
+            continue
         if node.op is CONSTANT or node.op is VARIABLE:
             text = _leaf(node)[0]
             out.append(f"({text})" if bracketed else text)

@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Sequence
 
+import numpy as np
 from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -23,18 +24,29 @@ from gradcli.report import EvalResult, GradResult
 def _number(value) -> Text:
     if value is None:
         return Text("None", style="dim")
-    if hasattr(value, "shape") and getattr(value, "ndim", 0):
-        return Text(f"array{tuple(value.shape)}")
+    if np.ndim(value):
+        array = np.asarray(value)
+        return Text(f"array {array.shape}, norm {np.linalg.norm(array.ravel()):.6g}")
     return Text(repr(float(value)), style="bold")
 
 
+def _is_array(result: EvalResult) -> bool:
+    gradients = getattr(result, "gradient", {}).values()
+    return any(np.ndim(v) for v in (result.value, *gradients) if v is not None)
+
+
 def _point(point: dict) -> str:
-    return ", ".join(f"{k}={float(v)!r}" if not getattr(v, "ndim", 0) else f"{k}=array"
+    return ", ".join(f"{k}={float(v)!r}" if not np.ndim(v) else f"{k}=array{np.shape(v)}"
                      for k, v in point.items()) or "(no variables)"
 
 
 def results_table(results: Sequence[EvalResult], console: Console) -> None:
-    """One row per point: the point, the value, and ∂f/∂v for each variable asked for."""
+    """One row per point: the point, the value, and ∂f/∂v for each variable asked for; for
+    arrays (a model), a table per point with a row per variable."""
+    if any(isinstance(r, GradResult) and _is_array(r) for r in results):
+        for result in results:
+            array_table(result, console)
+        return
     first = results[0]
     table = Table(title=Text(first.expression, style="bold"), box=box.SIMPLE_HEAVY,
                   title_justify="left")
@@ -53,6 +65,33 @@ def results_table(results: Sequence[EvalResult], console: Console) -> None:
                 cell.append(" (unconnected)", style="dim italic")
             row.append(cell)
         table.add_row(*row)
+    console.print(table)
+
+
+def array_table(result: GradResult, console: Console) -> None:
+    """Per variable: shape, the norms of its value and of its gradient, the largest |gradient|
+    entry and where it is."""
+    title = Text(result.expression, style="bold")
+    title.append(f"   value {_number(result.value).plain}")
+    if result.point:
+        title.append(f"   at {_point(result.point)}")
+    table = Table(title=title, box=box.SIMPLE_HEAVY, title_justify="left")
+    for column in ("variable", "shape", "‖value‖", "‖gradient‖", "max |gradient|", "at"):
+        table.add_column(column, justify="left" if column in ("variable", "at") else "right")
+    for name, gradient in result.gradient.items():
+        value = result.inputs.get(name)
+        shape = str(np.shape(value)) if value is not None else "?"
+        size = f"{np.linalg.norm(np.ravel(value)):.6g}" if value is not None else ""
+        if gradient is None or name in result.unconnected:
+            shown = "None" if gradient is None else "0"
+            table.add_row(name, shape, size, Text(f"{shown} (unconnected)", style="dim"), "", "")
+            continue
+        magnitude = np.abs(np.asarray(gradient, dtype=np.float64))
+        where = np.unravel_index(int(np.nanargmax(magnitude)), magnitude.shape) \
+            if magnitude.size and not np.all(np.isnan(magnitude)) else ()
+        table.add_row(name, shape, size, f"{np.linalg.norm(magnitude.ravel()):.6g}",
+                      f"{float(magnitude[where]) if magnitude.size else 0.0:.6g}",
+                      str(list(map(int, where))) if magnitude.ndim else "")
     console.print(table)
 
 
@@ -89,20 +128,32 @@ def _g(value, digits: int) -> str:
     return "None" if value is None else f"{float(value):.{digits}g}"
 
 
+def _count(n: int, kind: str) -> str:
+    """'1 entry', '60 entries', '8 probes'."""
+    singular = {"entries": "entry", "probes": "probe"}.get(kind, kind)
+    return f"{n} {singular if n == 1 else kind}"
+
+
 def check_tables(reports: Sequence[CheckReport], console: Console) -> None:
     """Per point, the variables worst first: values, errors, tolerance, verdict; then a summary.
     Numbers are rounded for reading; --format json has them in full."""
     for report in reports:
         table = Table(title=Text(f"{report.expression}   at {_point(report.point)}", style="bold"),
                       box=box.SIMPLE_HEAVY, title_justify="left")
-        for column in ("var", "autodiff", "reference", "abs err", "rel err", "est. err", "tol",
-                       "verdict"):
+        checked = any(r.checked for r in report.results)
+        columns = ["var", "autodiff", "reference", "abs err", "rel err", "est. err", "tol",
+                   "verdict"] + (["checked"] if checked else [])
+        for column in columns:
             table.add_column(column, justify="left" if column in ("var", "verdict") else "right")
         notes = []
         for r in report.worst():
-            table.add_row(r.variable, _g(r.analytic, 12), _g(r.numeric, 12), _g(r.abs_error, 2),
-                          _g(r.rel_error, 2), _g(r.error_estimate, 2), _g(r.tolerance, 2),
-                          Text(r.verdict, style=VERDICT_STYLE[r.verdict]))
+            name = r.variable + (str(r.index) if r.index is not None else "")
+            row = [name, _g(r.analytic, 12), _g(r.numeric, 12), _g(r.abs_error, 2),
+                   _g(r.rel_error, 2), _g(r.error_estimate, 2), _g(r.tolerance, 2),
+                   Text(r.verdict, style=VERDICT_STYLE[r.verdict])]
+            if checked:
+                row.append(", ".join(_count(n, kind) for kind, n in (r.checked or {}).items()))
+            table.add_row(*row)
             if r.note:
                 notes.append(f"{r.variable}: {r.note}")
         console.print(table)
@@ -120,7 +171,8 @@ def check_tables(reports: Sequence[CheckReport], console: Console) -> None:
     verdicts = [r.verdict for r in reports]
     overall = "fail" if "fail" in verdicts else "inconclusive" if "inconclusive" in verdicts \
         else "pass"
-    count = sum(len(r.results) for r in reports)
+    count = sum(r.checked.get("entries", 0) + r.checked.get("probes", 0) if r.checked else 1
+                for report in reports for r in report.results)
     summary = Text()
     summary.append(overall.upper(), style=VERDICT_STYLE[overall])
     summary.append(f"  {count} derivative{'s' if count != 1 else ''} at {len(reports)} "

@@ -43,9 +43,11 @@ def _plain(value) -> str:
 @dataclass
 class EvalResult:
     expression: str
-    point: dict[str, object]
+    point: dict[str, object]  # as given
     value: object
     warnings: list[str] = field(default_factory=list)
+    # every value the function was evaluated with (a spec's params too); not part of the JSON
+    inputs: dict[str, object] = field(default_factory=dict, kw_only=True, repr=False)
 
     def to_dict(self) -> dict:
         """The JSON object of the output contract (strict JSON: no nan or inf numbers)."""
