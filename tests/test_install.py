@@ -14,6 +14,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import gradcli
@@ -68,8 +69,9 @@ def test_wheel_contains_the_grammar(wheel):
     assert "gradcli/__init__.py" in names
     assert "gradcli/cli.py" in names
     with zipfile.ZipFile(wheel) as archive:
-        grammar = archive.read("gradcli/grammars/expression.lark").decode("utf-8")
-    assert grammar == (ROOT / "grammars" / "expression.lark").read_text(encoding="utf-8")
+        for name in ("expression.lark", "spec.lark"):
+            grammar = archive.read(f"gradcli/grammars/{name}").decode("utf-8")
+            assert grammar == (ROOT / "grammars" / name).read_text(encoding="utf-8")
 
 
 def test_wheel_version_matches(wheel):
@@ -85,6 +87,19 @@ def test_installed_gradcli_runs_outside_the_source_tree(venv, tmp_path):
     assert obj["gradient"] == {"x": 1.9726023611141572}
     assert obj["value"] == 3.637189707302727
     assert list(obj) == ["expression", "point", "value", "gradient", "unconnected"]
+
+
+def test_installed_gradcli_reads_a_spec_and_its_data(venv, tmp_path):
+    """The spec grammar ships in the wheel, and load() reads a file beside the spec."""
+    (tmp_path / "data.csv").write_text("1,2\n3,4\n")
+    (tmp_path / "model.grad").write_text(
+        'X = load("data.csv")\nparam w = [0.5, -1]\nloss = sum((X @ w)**2)  # a comment\n')
+    proc = _run([venv / "bin" / "gradcli", "grad", "model.grad", "--format", "json"], cwd=tmp_path,
+                env=_clean_env())
+    obj = json.loads(proc.stdout)
+    X, w = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([0.5, -1.0])
+    assert obj["value"] == float(np.sum((X @ w) ** 2))
+    assert obj["gradient"]["w"] == (2 * X.T @ (X @ w)).tolist()
 
 
 def test_installed_package_is_the_venv_copy(venv, tmp_path):
