@@ -46,6 +46,20 @@ run gradcli check "relu(x)" --at x=0 --format plain
 # Second derivatives: the Hessian of Baydin's example.
 run gradcli check "log(x1) + x1*x2 - sin(x2)" --at x1=2,x2=5 --order 2 --format json
 
+# Arrays: the value and gradient of a function of a vector.
+run gradcli grad "sum(softmax(v)*log(v))" --at "v=[0.2, 0.3, 0.5]" --format json
+
+# A model spec: the seed network of how-tensorflow-knows-the-derivative.txt. Every gradient is
+# exactly zero, and gradcli says why (a softmax over an axis of length 1).
+here=$(dirname "$0")
+run gradcli grad "$here/mlp.grad"
+
+# The corrected network, checked entry by entry (exit 0: pass).
+run gradcli check "$here/mlp_fixed.grad" --format plain
+
+# An input of a spec: the hypergradient of one gradient-descent step by its learning rate.
+run gradcli grad "$here/regression.grad" --at lr=0.1 --wrt lr --format plain
+
 # Every function and its derivative rule.
 run gradcli functions --format plain
 
