@@ -85,14 +85,17 @@ def _every_entry(function, point, name, analytic, options, progress) -> Variable
         if progress is not None:
             progress()
     assert worst is not None
+    notes = [f"failing: {_entries(failing)}" if failing else "",
+             f"worst entry {worst.index}: {worst.note}" if worst.note else ""]
+    return _row(worst, counts, analytic.size, "entries", notes, {"entries": analytic.size})
+
+
+def _row(worst: VariableCheck, counts: Counter, total: int, what: str, notes: list[str],
+         checked: dict[str, int]) -> VariableCheck:
+    """The row of an array: its worst derivative, the verdict of all, a tally and notes."""
     worst.verdict = _verdict(counts)
-    notes = [_tally(counts, analytic.size, "entries")]
-    if failing:
-        notes.append(f"failing: {_entries(failing)}")
-    if worst.note:
-        notes.append(f"worst entry {worst.index}: {worst.note}")
-    worst.note = "; ".join(notes)
-    worst.checked = {"entries": analytic.size}
+    worst.note = "; ".join(filter(None, [_tally(counts, total, what), *notes]))
+    worst.checked = checked
     return worst
 
 
@@ -145,19 +148,15 @@ def _probes(function, point, name, analytic, options, progress) -> VariableCheck
             bisected += checked
         if _worse(result, worst):
             worst = result
-            worst.note = "; ".join(filter(None, [f"direction {k + 1}", result.note]))
+            worst.note = "; ".join(filter(None, [f"the worst is direction {k + 1}", result.note]))
         if progress is not None:
             progress()
     assert worst is not None
-    worst.verdict = _verdict(counts)
-    notes = [_tally(counts, options.probes, "random directions")]
     if guilty:
-        notes.append(f"bisection finds the wrong entries {_entries(guilty)}")
         worst.index = [int(k) for k in guilty[0]]
-    notes.append(worst.note)
-    worst.note = "; ".join(filter(None, notes))
-    worst.checked = {"probes": options.probes, **({"entries": bisected} if bisected else {})}
-    return worst
+    notes = [f"bisection finds the wrong entries {_entries(guilty)}" if guilty else "", worst.note]
+    checked = {"probes": options.probes, **({"entries": bisected} if bisected else {})}
+    return _row(worst, counts, options.probes, "random directions", notes, checked)
 
 
 def _bisect(function, point, name, analytic, direction, options) -> tuple[list, int]:
