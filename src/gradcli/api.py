@@ -8,12 +8,12 @@
     >>> f.grad(x=2.0).gradient
     {'x': 1.9726023611141572}
 
-Values may be arrays: `parse("sum(softmax(v)*log(v))").grad(v=[0.2, 0.3, 0.5])` differentiates
+Values may be arrays: `grad("sum(softmax(v)*log(v))", at={"v": [0.2, 0.3, 0.5]})` differentiates
 a function of the vector v. A graph has static shapes, so a Function is built for the shapes of
-its variables (numbers unless given) and rebuilt, once per new combination, for the shapes of
-the point it is given. `batch=True` reads arrays instead as sets of points, each variable's
-array one coordinate of the points: the expression (a function of numbers) is evaluated and
-differentiated at every point in one pass.
+its variables (numbers unless given: `parse(text, shapes={"v": (3,)})`) and rebuilt, once per new
+combination, for the shapes of the point it is given. `batch=True` reads arrays instead as sets
+of points, each variable's array one coordinate of the points: the expression (a function of
+numbers) is evaluated and differentiated at every point in one pass.
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ class Function:
         self.defaults: dict[str, np.ndarray] = {}
         self.fixed: dict[str, str] = {}
         self.show: Callable[[Node], str] | None = None
+        self.notes: list[str] = []  # warnings of every result (a spec's data that is not finite)
         self.max_memory: float | None = None  # bytes the values of one evaluation may take
 
     @classmethod
@@ -123,7 +124,7 @@ class Function:
         f, given, point, shape = self._prepare(at, batch)
         values = f._run([f.output], point)
         value = _shaped(values[f.output.index], shape)
-        warnings = nonfinite_warnings([f.output], values, show=f.show)
+        warnings = f.notes + nonfinite_warnings([f.output], values, show=f.show)
         return EvalResult(f.name, given, value, warnings, inputs=point)
 
     def _prepare(self, at: Mapping[str, object], batch: bool):
@@ -170,7 +171,8 @@ class Function:
 
     def derivative(self, name: str) -> Function | None:
         """∂f/∂name as a Function of its own (None where unconnected): second derivatives are
-        `f.derivative('x').derivative('x')`."""
+        `f.derivative('x').derivative('x')`. Of a function whose value is an array, it is the
+        derivative of the sum of its entries (so of a gradient, a row sum of the Hessian)."""
         node = self.gradient_node(name)
         if node is UNCONNECTED:
             return None
@@ -202,7 +204,7 @@ class Function:
         missing = [name for name, node in nodes.items() if node is UNCONNECTED]
         if missing and unconnected == "error":
             raise UnconnectedError(
-                f"the gradient of {self.text!r} with respect to {_names(missing)} is unconnected: "
+                f"the gradient of {self.name!r} with respect to {_names(missing)} is unconnected: "
                 f"no path from the output leads to {'it' if len(missing) == 1 else 'them'}"
                 " (or every path goes through an operation with no gradient)")
         connected = [node for node in nodes.values() if node is not UNCONNECTED]
@@ -215,11 +217,12 @@ class Function:
         gradient: dict[str, object] = {}
         for name, node in nodes.items():
             if node is UNCONNECTED:
-                zeros = np.zeros(np.shape(given.get(name, 0.0)))
+                node = self.variable_node(name)
+                zeros = np.zeros(node.shape if node is not None else np.shape(given.get(name, 0.0)))
                 gradient[name] = None if unconnected == "none" else _shaped(zeros, shape)
             else:
                 gradient[name] = _shaped(values_[node.index], shape)
-        warnings = notes + nonfinite_warnings([self.output], values_, show=self.show)
+        warnings = self.notes + notes + nonfinite_warnings([self.output], values_, show=self.show)
         warnings += nonfinite_warnings(connected, values_, " in the gradient", skip=warnings,
                                        show=self.show)
         if self.path is not None:  # a model: what its gradient says about it
@@ -242,7 +245,7 @@ class Function:
         except MissingValue as error:
             line, column = self.positions.get(error.name, (1, None))
             known = [n for n in point if n not in self.positions]
-            hint = suggest(error.name, [*known, *CONSTANTS])
+            hint = suggest(error.name, [*known, *self.fixed, *self.defaults, *CONSTANTS])
             if not hint:
                 for name in sorted(BY_NAME, key=len, reverse=True):
                     rest = error.name[len(name):]
@@ -258,7 +261,13 @@ class Function:
 def parse(text: str, shapes: Shapes | None = None) -> Function:
     """The function of an expression such as 'log(x1) + x1*x2 - sin(x2)', its variables
     numbers unless `shapes` gives them shapes ({'v': (3,)})."""
-    return Function.from_parsed(parse_expression(text, shapes))
+    try:
+        return Function.from_parsed(parse_expression(text, shapes))
+    except ShapeError as error:
+        if shapes is None and error.text == text:
+            error.message += ("; variables are numbers unless their shapes are given: "
+                              "parse(text, shapes={'v': (3,)}), or grad(text, at=...) with arrays")
+        raise
 
 
 def grad(text: str, at: Mapping[str, object], wrt: Sequence[str] | None = None,
@@ -287,18 +296,21 @@ def _merge(at: Mapping[str, object] | None, values: Mapping[str, object]) -> dic
     return merged
 
 
-def check_memory(roots: Sequence[Node], limit: float) -> None:
+def check_memory(roots: Sequence[Node], limit: float, taken: float = 0) -> None:
     """Refuse, before anything is allocated, an evaluation whose values would take more than
-    `limit` bytes (every value of the graph is kept until the end of the pass)."""
+    `limit` bytes with the `taken` ones (every value of the graph is kept until the end of the
+    pass)."""
     nodes = ancestors(roots)
     needed = 8 * sum(node.size for node in nodes)
-    if needed > limit:
+    if needed + taken > limit:
         largest = max(nodes, key=lambda node: node.size)
         text = to_text(largest)
         text = text if len(text) <= 40 else text[:39] + "…"
         raise MemoryLimitError(
             f"evaluating this needs {format_bytes(needed)} for the values of {len(nodes)} "
-            f"operations (the largest, {text}, has shape {largest.shape}), more than "
+            f"operations (the largest, {text}, has shape {largest.shape})"
+            + (f" besides {format_bytes(taken)} of data before it" if taken else "")
+            + ", more than "
             f"--max-memory {format_bytes(limit)}; nothing was allocated (raise the limit with "
             "--max-memory, e.g. --max-memory 4GiB)")
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from gradcli.graph import Node
 from gradcli.ops.core import literal
-from gradcli.ops.shape import sum_to
+from gradcli.ops.shape import broadcast_to, sum_to
 
 
 class Unconnected:
@@ -74,7 +74,9 @@ class Backward:
 
 
 def backward(output: Node, wrt: Sequence[Node], seed: Node | None = None) -> Backward:
-    """Adjoints of `output` with respect to the nodes `wrt` (seeded with 1 unless given)."""
+    """Adjoints of `output` with respect to the nodes `wrt`, seeded with 1 unless given: for
+    an array output, 1 at every entry, so that the adjoints are those of the sum of its
+    entries (TensorFlow's gradient of a non-scalar target)."""
     graph = output.graph
     nodes = graph.nodes
     top = output.index
@@ -95,7 +97,11 @@ def backward(output: Node, wrt: Sequence[Node], seed: Node | None = None) -> Bac
     if not active[top]:
         return result
     adjoints = result.adjoints
-    adjoints[top] = seed if seed is not None else literal(graph, 1.0)
+    if seed is None:
+        seed = literal(graph, 1.0)
+        if output.shape:
+            seed = broadcast_to(seed, shape=output.shape)
+    adjoints[top] = seed
     # Backward sweep, from the output down: every consumer of a node comes after it, so a
     # node's adjoint is complete when the loop reaches it.
     for index in range(top, -1, -1):

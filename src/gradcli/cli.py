@@ -106,6 +106,11 @@ def _errors_to_exit_codes(command: Callable) -> Callable:
         except GradcliError as error:
             print(f"gradcli: error: {error}", file=sys.stderr)
             raise typer.Exit(error.exit_code) from None
+        except MemoryError:
+            print("gradcli: error: out of memory: this machine cannot hold the arrays this needs; "
+                  "make them smaller (--max-memory refuses such work before it starts)",
+                  file=sys.stderr)
+            raise typer.Exit(2) from None
 
     return run
 

@@ -69,7 +69,7 @@ class NonfiniteSource:
     count: int
     total: int
     result: float
-    operands: tuple[float, ...]
+    operands: tuple[float, ...] | None  # None for an operation on arrays (all finite)
 
 
 def nonfinite_sources(roots: Sequence[Node], values: Mapping[int, np.ndarray],
@@ -80,18 +80,26 @@ def nonfinite_sources(roots: Sequence[Node], values: Mapping[int, np.ndarray],
     for node in ancestors(roots):
         if not node.inputs or all_finite(values[node.index]):
             continue
-        result, *operands = np.broadcast_arrays(values[node.index],
-                                                *(values[i.index] for i in node.inputs))
-        bad = ~np.isfinite(result)
-        for operand in operands:
-            bad &= np.isfinite(operand)
-        count = int(np.count_nonzero(bad))
-        if count:
-            first = np.unravel_index(int(np.flatnonzero(bad)[0]), bad.shape)
-            found.append(NonfiniteSource(node, count, bad.size, float(result[first]),
-                                         tuple(float(o[first]) for o in operands)))
-            if len(found) == limit:
-                break
+        if not node.op.elementwise:  # the source only if every operand is finite throughout
+            if all(all_finite(values[i.index]) for i in node.inputs):
+                result = np.asarray(values[node.index])
+                bad = ~np.isfinite(result)
+                first = result[np.unravel_index(int(np.flatnonzero(bad)[0]), bad.shape)]
+                found.append(NonfiniteSource(node, int(np.count_nonzero(bad)), bad.size,
+                                             float(first), None))
+        else:
+            result, *operands = np.broadcast_arrays(values[node.index],
+                                                    *(values[i.index] for i in node.inputs))
+            bad = ~np.isfinite(result)
+            for operand in operands:
+                bad &= np.isfinite(operand)
+            count = int(np.count_nonzero(bad))
+            if count:
+                first = np.unravel_index(int(np.flatnonzero(bad)[0]), bad.shape)
+                found.append(NonfiniteSource(node, count, bad.size, float(result[first]),
+                                             tuple(float(o[first]) for o in operands)))
+        if len(found) == limit:
+            break
     return found
 
 
@@ -110,10 +118,12 @@ def nonfinite_warnings(roots: Sequence[Node], values: Mapping[int, np.ndarray], 
     out: list[str] = []
     for source in nonfinite_sources(roots, values):
         kind = format_number(source.result)
-        at_points = f" at {source.count} of {source.total} points" if source.total > 1 else ""
+        unit = "entries" if source.node.shape else "points"
+        at_points = f" at {source.count} of {source.total} {unit}" if source.total > 1 else ""
         shown = show(source.node) if show is not None else _short(to_text(source.node))
-        sentence = (f"{shown} is {kind}{where}{at_points}: "
-                    f"{apply_text(source.node, source.operands)} = {kind}")
+        cause = ("its operands are all finite" if source.operands is None
+                 else f"{apply_text(source.node, source.operands)} = {kind}")
+        sentence = f"{shown} is {kind}{where}{at_points}: {cause}"
         if sentence not in skip:
             out.append(sentence)
     return out

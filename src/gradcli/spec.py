@@ -21,9 +21,16 @@ from pathlib import Path
 import numpy as np
 
 from gradcli import ops
-from gradcli.api import Function
-from gradcli.errors import InputError, NameResolutionError, ShapeError, UsageError, suggest
-from gradcli.evaluation import evaluate
+from gradcli.api import Function, check_memory
+from gradcli.errors import (
+    InputError,
+    MemoryLimitError,
+    NameResolutionError,
+    ShapeError,
+    UsageError,
+    suggest,
+)
+from gradcli.evaluation import evaluate, nonfinite_warnings
 from gradcli.functions import BY_NAME, CONSTANTS
 from gradcli.graph import Graph, Node, ancestors
 from gradcli.initializers import Budget, initializers
@@ -47,6 +54,7 @@ class Spec:
     positions: dict[str, tuple[int, int]] = field(default_factory=dict)  # params and inputs
     inputs: list[str] = field(default_factory=list)
     last: str | None = None  # the last assignment (not a param)
+    warnings: list[str] = field(default_factory=list)  # data that is not finite, and where
     _starts: list[int] = field(default_factory=list)  # first node index of each statement
     _start_lines: list[int] = field(default_factory=list)
 
@@ -106,7 +114,8 @@ def build_spec(text: str, path: str, folder: Path, shapes: Mapping[str, tuple[in
         spec._start_lines.append(number)
         for name, (_, column) in used.items():
             uses.setdefault(name, (number, column))
-        _define(spec, statement.kind, statement.name, statement.value, number, statement.column)
+        _define(spec, statement.kind, statement.name, statement.value, number, statement.column,
+                budget)
     for name, (number, column) in uses.items():
         if name in spec.names:
             raise spec.error(NameResolutionError, f"'{name}' is used before it is assigned (at "
@@ -126,7 +135,26 @@ def _target(line: str) -> str:
     return head[-1] if head else ""
 
 
-def _define(spec: Spec, kind: str, name: str, value: Node, line: int, column: int) -> None:
+def _constant(spec: Spec, value: Node, line: int, column: int, budget: Budget):
+    """The value of a statement that depends on no param or input, evaluated now: within the
+    memory left (refused before anything is allocated), and noted if it is not finite. An
+    array that is already a constant (an initializer's) is taken as it is, not copied."""
+    if value.op is ops.CONSTANT:
+        return value.attrs[0]
+    if budget.limit is not None:
+        try:
+            check_memory([value], budget.limit, budget.used)
+        except MemoryLimitError as error:
+            raise spec.error(MemoryLimitError, error.message, line, column) from None
+    values = evaluate([value], {})
+    spec.warnings += nonfinite_warnings([value], values, show=spec.show)
+    result = np.array(values[value.index], dtype=np.float64)
+    budget.used += result.nbytes
+    return result
+
+
+def _define(spec: Spec, kind: str, name: str, value: Node, line: int, column: int,
+            budget: Budget) -> None:
     if name in BY_NAME or name in CONSTANTS:
         what = "a function" if name in BY_NAME else "a constant"
         raise spec.error(NameResolutionError, f"'{name}' is {what} and cannot be assigned",
@@ -142,12 +170,13 @@ def _define(spec: Spec, kind: str, name: str, value: Node, line: int, column: in
             raise spec.error(ShapeError, f"the value of param '{name}' must be constant (an "
                              "initializer or an array), not depend on other params or inputs",
                              line, column)
-        initial = np.array(evaluate([value], {})[value.index], dtype=np.float64)
+        initial = np.array(ops.constant_value(value) if value.op is ops.CONSTANT
+                           else _constant(spec, value, line, column, budget), dtype=np.float64)
         spec.params[name] = initial
         node = ops.variable(spec.graph, name, initial.shape)
         spec.positions[name] = (line, column)
     elif constant:  # data: its value, under its name
-        node = ops.named_constant(spec.graph, name, evaluate([value], {})[value.index])
+        node = ops.named_constant(spec.graph, name, _constant(spec, value, line, column, budget))
         kind = "data"
     else:
         node, kind = value, "value"
@@ -177,4 +206,5 @@ def spec_function(path: str, of: str | None = None,
     function.fixed = {name: kind for name, kind in spec.kinds.items() if kind != "param"}
     function.max_memory = max_memory
     function.show = spec.show
+    function.notes = list(spec.warnings)
     return function

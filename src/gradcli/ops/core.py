@@ -125,7 +125,7 @@ class Primitive:
         graph = next(arg.graph for arg in args if isinstance(arg, Node))
         inputs = [arg if isinstance(arg, Node) else literal(graph, arg) for arg in args]
         if self.simplify is not None:
-            simpler = self.simplify(*inputs)
+            simpler = self.simplify(*inputs, **attrs)
             if simpler is not None:
                 return simpler
         if self.folds and all(is_literal(node) for node in inputs):
@@ -188,8 +188,9 @@ def literal(graph: Graph, value) -> Node:
 
 
 def named_constant(graph: Graph, name: str, value) -> Node:
-    if np.ndim(value):
-        frozen = Frozen(value)
+    """A constant under a name (pi, or a spec's data); an array may come as a `Frozen`."""
+    if isinstance(value, Frozen) or np.ndim(value):
+        frozen = value if isinstance(value, Frozen) else Frozen(value)
         return graph.apply(CONSTANT, (), (frozen, name), frozen.array.shape)
     return graph.apply(CONSTANT, (), (float(value), name))
 

@@ -50,15 +50,19 @@ def _broadcast_to_shape(x, shape):
     return shape
 
 
+def _same_shape(x: Node, shape) -> Node | None:
+    return x if x.shape == tuple(shape) else None
+
+
 sum_to = Primitive(
     "sum_to", _sum_to, (lambda g, ans, x, shape: broadcast_to(g, shape=x.shape),),
-    params=("shape",), shape=_sum_to_shape,
+    params=("shape",), shape=_sum_to_shape, simplify=_same_shape,
     doc="x summed over the axes a broadcast to x's shape from `shape` would add or stretch",
 )
 broadcast_to = Primitive(
     "broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
     (lambda g, ans, x, shape: sum_to(g, shape=x.shape),),
-    params=("shape",), shape=_broadcast_to_shape,
+    params=("shape",), shape=_broadcast_to_shape, simplify=_same_shape,
     doc="x repeated along new and length-1 axes to `shape`",
 )
 
@@ -73,10 +77,29 @@ def _reshape_shape(x, shape):
     return shape
 
 
+def _simplify_reshape(x: Node, shape) -> Node | None:
+    """A reshape to the same shape is x; a reshape of a reshape is one reshape."""
+    if x.shape == tuple(shape):
+        return x
+    if x.op is reshape:
+        return reshape(x.inputs[0], shape=shape)
+    return None
+
+
+def _simplify_transpose(x: Node, axes) -> Node | None:
+    """Two transposes are one (or none)."""
+    if tuple(axes) == tuple(range(len(axes))):
+        return x
+    if x.op is transpose:
+        return transpose(x.inputs[0], axes=tuple(x.attrs[0][k] for k in axes))
+    return None
+
+
 reshape = Primitive(
     "reshape", lambda x, shape: np.reshape(x, shape),
     (lambda g, ans, x, shape: reshape(g, shape=x.shape),),
-    params=("shape",), shape=_reshape_shape, doc="the same entries, in row-major order, as `shape`",
+    params=("shape",), shape=_reshape_shape, simplify=_simplify_reshape,
+    doc="the same entries, in row-major order, as `shape`",
 )
 
 
@@ -89,7 +112,8 @@ def _transpose_shape(x, axes):
 transpose = Primitive(
     "transpose", lambda x, axes: np.transpose(x, axes),
     (lambda g, ans, x, axes: transpose(g, axes=tuple(int(k) for k in np.argsort(axes))),),
-    params=("axes",), shape=_transpose_shape, doc="the axes of x permuted",
+    params=("axes",), shape=_transpose_shape, simplify=_simplify_transpose,
+    doc="the axes of x permuted",
 )
 
 
