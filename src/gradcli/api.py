@@ -38,7 +38,7 @@ from gradcli.graph import Graph, Node, ancestors
 from gradcli.initializers import format_bytes
 from gradcli.ops.core import VARIABLE
 from gradcli.parsing import Parsed, parse_expression
-from gradcli.printing import to_text
+from gradcli.printing import shorten, to_text
 from gradcli.report import EvalResult, GradResult
 
 UNCONNECTED_MODES = ("none", "zero", "error")
@@ -304,8 +304,7 @@ def check_memory(roots: Sequence[Node], limit: float, taken: float = 0) -> None:
     needed = 8 * sum(node.size for node in nodes)
     if needed + taken > limit:
         largest = max(nodes, key=lambda node: node.size)
-        text = to_text(largest)
-        text = text if len(text) <= 40 else text[:39] + "…"
+        text = shorten(to_text(largest), 40)
         raise MemoryLimitError(
             f"evaluating this needs {format_bytes(needed)} for the values of {len(nodes)} "
             f"operations (the largest, {text}, has shape {largest.shape})"

@@ -18,7 +18,7 @@ import numpy as np
 from gradcli import ops
 from gradcli.autodiff import UNCONNECTED, Unconnected
 from gradcli.graph import Node, ancestors
-from gradcli.printing import to_text
+from gradcli.printing import shorten, to_text
 
 # |input| beyond which the derivative is below 1e-4: sigmoid' = s(x)s(-x), tanh' = 1 - tanh²
 SATURATION = {ops.sigmoid: 9.21, ops.tanh: 5.3}
@@ -29,8 +29,7 @@ Show = Callable[[Node], str]
 def _named(node: Node, show: Show | None) -> str:
     if show is not None:
         return show(node)
-    text = to_text(node)
-    return text if len(text) <= 60 else text[:59] + "…"
+    return shorten(to_text(node))
 
 
 def _depends(node: Node) -> set[str]:

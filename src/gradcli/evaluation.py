@@ -19,7 +19,7 @@ import numpy as np
 from gradcli.errors import PointError
 from gradcli.graph import Node, ancestors
 from gradcli.ops.core import CONSTANT, VARIABLE, constant_value
-from gradcli.printing import apply_text, format_number, to_text
+from gradcli.printing import apply_text, format_number, shorten, to_text
 
 
 class MissingValue(PointError):
@@ -103,10 +103,6 @@ def nonfinite_sources(roots: Sequence[Node], values: Mapping[int, np.ndarray],
     return found
 
 
-def _short(text: str, width: int = 60) -> str:
-    return text if len(text) <= width else text[:width - 1] + "…"
-
-
 def nonfinite_warnings(roots: Sequence[Node], values: Mapping[int, np.ndarray], where: str = "",
                        skip: Sequence[str] = (), show: Callable[[Node], str] | None = None
                        ) -> list[str]:
@@ -120,7 +116,7 @@ def nonfinite_warnings(roots: Sequence[Node], values: Mapping[int, np.ndarray], 
         kind = format_number(source.result)
         unit = "entries" if source.node.shape else "points"
         at_points = f" at {source.count} of {source.total} {unit}" if source.total > 1 else ""
-        shown = show(source.node) if show is not None else _short(to_text(source.node))
+        shown = show(source.node) if show is not None else shorten(to_text(source.node))
         cause = ("its operands are all finite" if source.operands is None
                  else f"{apply_text(source.node, source.operands)} = {kind}")
         sentence = f"{shown} is {kind}{where}{at_points}: {cause}"

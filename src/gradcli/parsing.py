@@ -30,7 +30,7 @@ from gradcli.errors import (
 from gradcli.functions import BY_NAME, CONSTANTS
 from gradcli.graph import Graph, Node
 from gradcli.parse_errors import describe
-from gradcli.printing import to_text
+from gradcli.printing import shorten, to_text
 
 
 @dataclass
@@ -158,7 +158,7 @@ class _Builder(Transformer):
         try:
             return build(a, b)
         except ShapeError as error:
-            formula = f"{_short(to_text(a))}{_SYMBOLS[kind]}{_short(to_text(b))}"
+            formula = f"{shorten(to_text(a), 40)}{_SYMBOLS[kind]}{shorten(to_text(b), 40)}"
             raise self._located(error, formula, token) from None
 
     def add(self, a, token, b):
@@ -186,7 +186,7 @@ class _Builder(Transformer):
         try:
             return ops.COMPARISONS[str(symbol)](a, b)
         except ShapeError as error:
-            raise self._located(error, f"{_short(to_text(a))} {symbol} {_short(to_text(b))}",
+            raise self._located(error, f"{shorten(to_text(a), 40)} {symbol} {shorten(to_text(b), 40)}",
                                 symbol) from None
 
     def implicit(self, *factors):
@@ -225,7 +225,7 @@ class _Builder(Transformer):
                 return x
             return ops.index(x, key=key)
         except ShapeError as error:
-            raise self._located(error, f"{_short(to_text(x))}{ops.key_text(key)}", token) \
+            raise self._located(error, f"{shorten(to_text(x), 40)}{ops.key_text(key)}", token) \
                 from None
 
     def attribute(self, x: Node, token: Token):
@@ -270,7 +270,7 @@ class _Builder(Transformer):
         try:
             return entry.build(*args, **settings)
         except ShapeError as error:
-            shown = ", ".join(_short(to_text(a), 20) for a in args if isinstance(a, Node))
+            shown = ", ".join(shorten(to_text(a), 20) for a in args if isinstance(a, Node))
             raise self._located(error, f"{name}({shown})", token) from None
 
     def _evaluated_call(self, name: str, token: Token, arguments: list) -> Node:
@@ -318,10 +318,6 @@ class _Builder(Transformer):
 
     def statement(self, statement: Statement | None = None) -> Statement | None:
         return statement
-
-
-def _short(text: str, width: int = 40) -> str:
-    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 _lock = threading.Lock()

@@ -41,6 +41,11 @@ def format_number(value: float) -> str:
     return repr(value)
 
 
+def shorten(text: str, width: int = 60) -> str:
+    """`text`, cut to `width` characters with an ellipsis where it is longer."""
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def format_array(array) -> str:
     """[1, 2.5] or [[1, 0], [0, 1]]: an array literal of the language."""
     array = np.asarray(array)
