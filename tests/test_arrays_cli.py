@@ -84,3 +84,18 @@ def test_shape_errors_point_at_the_operation():
     assert result.exit_code == 2
     assert "X @ w: shapes (1, 3) and (2,) do not match" in result.stderr
     assert result.stderr.rstrip().endswith("^")
+
+
+def test_random_points_keep_arrays_fixed_and_sample_numbers():
+    """--points samples the variables that are numbers; an array given with --at, and a spec's
+    params, keep their values (this crashed on arrays before)."""
+    result = run("check", "sum(v*a)", "--points", "3", "--at", "v=[1, 2]", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    reports = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(reports) == 3 and {r["verdict"] for r in reports} == {"pass"}
+    assert all(r["point"]["v"] == [1.0, 2.0] for r in reports)
+    assert len({r["point"]["a"] for r in reports}) == 3
+    for report in reports:
+        rows = {row["variable"]: row for row in report["results"]}
+        assert rows["a"]["analytic"] == 3.0  # d/da sum(v*a) = sum(v)
+        assert rows["v"]["checked"] == {"entries": 2}

@@ -9,7 +9,6 @@ entry, or along random directions (gradcli.array_checks).
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -29,6 +28,7 @@ from gradcli.compare import (
     finite_or_inf,
 )
 from gradcli.errors import UsageError
+from gradcli.evaluation import all_finite
 from gradcli.points import sample_points
 from gradcli.report import GradResult, jsonable
 
@@ -207,12 +207,14 @@ def check_random(function: Function, count: int, seed: int = 0,
     reports, skipped = [], 0
     names = _checked_names(function, grad, wrt)
     options = options.resolved()
-    for point in sample_points(list(function.variables), count, seed, domain, fixed):
+    # a spec's params keep their values: the points sample its inputs
+    sampled = [name for name in function.variables if name not in function.defaults]
+    for point in sample_points(sampled, count, seed, domain, fixed):
         if progress is not None:
             progress()
         own = function.grad(point, wrt=names)
         numbers = [own.value, *(g for g in own.gradient.values() if g is not None)]
-        if not all(math.isfinite(v) for v in numbers):
+        if not all(all_finite(v) for v in numbers):
             skipped += 1
             continue
         reports.append(_check_point(function, own, options, grad, names))
