@@ -99,3 +99,10 @@ def test_random_points_keep_arrays_fixed_and_sample_numbers():
         rows = {row["variable"]: row for row in report["results"]}
         assert rows["a"]["analytic"] == 3.0  # d/da sum(v*a) = sum(v)
         assert rows["v"]["checked"] == {"entries": 2}
+
+
+def test_settings_are_validated_before_any_simplification():
+    result = run("eval", "transpose(x, [0])", "--at", "x=[[1]]")
+    assert result.exit_code == 2 and "not a permutation" in result.stderr
+    result = run("grad", "sum(x, keepdims=2)", "--at", "x=[1]")
+    assert result.exit_code == 2 and "keepdims must be true or false" in result.stderr

@@ -88,7 +88,7 @@ def _simplify_reshape(x: Node, shape) -> Node | None:
 
 def _simplify_transpose(x: Node, axes) -> Node | None:
     """Two transposes are one (or none)."""
-    if tuple(axes) == tuple(range(len(axes))):
+    if tuple(axes) == tuple(range(x.ndim)):
         return x
     if x.op is transpose:
         return transpose(x.inputs[0], axes=tuple(x.attrs[0][k] for k in axes))
