@@ -106,3 +106,13 @@ def test_settings_are_validated_before_any_simplification():
     assert result.exit_code == 2 and "not a permutation" in result.stderr
     result = run("grad", "sum(x, keepdims=2)", "--at", "x=[1]")
     assert result.exit_code == 2 and "keepdims must be true or false" in result.stderr
+
+
+def test_complex_step_refuses_a_non_analytic_operation_in_probe_mode_too():
+    """Random directions use the same reference as single entries: the complex step through
+    relu would be silently wrong, so it is refused with the same message."""
+    for limit in ("2000", "0"):
+        result = run("check", "sum(relu(v)*v)", "--at", "v=[1, -2, 3]", "--method", "complex",
+                     "--full-limit", limit)
+        assert result.exit_code == 2, (limit, result.stdout)
+        assert "relu is not (use --method ridders)" in result.stderr

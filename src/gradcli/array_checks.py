@@ -20,7 +20,14 @@ import numpy as np
 
 from gradcli import numeric
 from gradcli.api import Function
-from gradcli.compare import Options, VariableCheck, check_derivative, compare, finite_or_inf
+from gradcli.compare import (
+    Options,
+    VariableCheck,
+    check_derivative,
+    compare,
+    estimate,
+    finite_or_inf,
+)
 from gradcli.errors import UsageError
 from gradcli.evaluation import evaluate
 
@@ -118,16 +125,11 @@ def _line(function: Function, point: Mapping[str, object], name: str, direction:
 
 def _direction(function, point, name, analytic, direction, options, label) -> VariableCheck:
     """The directional derivative along `direction` against the reference."""
+    if options.method == "mpmath":
+        raise UsageError("--method mpmath checks arrays entry by entry: raise --full-limit to "
+                         "the size of the largest array")
     f = _line(function, point, name, direction)
-    if options.method == "ridders":
-        ref = numeric.ridders(f, 0.0)
-    elif options.method == "central":
-        ref = numeric.central(f, 0.0, options.step)
-    elif options.method == "complex":
-        ref = numeric.complex_step(f, 0.0)
-    else:
-        raise UsageError(f"--method {options.method} checks arrays entry by entry: raise "
-                         "--full-limit to the size of the largest array")
+    ref = estimate(function, name, f, 0.0, options.method, options.step)
     left, right = numeric.one_sided(f, 0.0, -1), numeric.one_sided(f, 0.0, +1)
     claimed = None if analytic is None else float(np.sum(analytic * direction))
     return compare(label, claimed, ref, left, right, options.rtol, options.atol)

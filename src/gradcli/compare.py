@@ -123,25 +123,33 @@ def _not_analytic(function: Function, name: str) -> list[str]:
     return blocked
 
 
-def reference(function: Function, point: Mapping[str, object], name: str, method: str,
-              step: float | None = None, entry: tuple = ()) -> Estimate:
-    """The numerical derivative of the function by `name` (its entry `entry`) at the point."""
-    x = coordinate(point, name, entry)
+def estimate(function: Function, name: str, f, x: float, method: str,
+             step: float | None = None) -> Estimate:
+    """The derivative at x of `f`, the function along the variable `name` (an entry of it, or a
+    direction), by a difference method: ridders, central, or the complex step, which is refused
+    where an operation between `name` and the output is not analytic."""
     if method == "ridders":
-        return numeric.ridders(along(function, point, name, entry), x)
+        return numeric.ridders(f, x)
     if method == "central":
-        return numeric.central(along(function, point, name, entry), x, step)
+        return numeric.central(f, x, step)
     if method == "complex":
         blocked = _not_analytic(function, name)
         if blocked:
             raise UsageError(f"--method complex needs every operation between '{name}' and the "
                              f"output to be analytic; {', '.join(blocked)} "
                              f"{'is' if len(blocked) == 1 else 'are'} not (use --method ridders)")
-        return numeric.complex_step(along(function, point, name, entry), x)
+        return numeric.complex_step(f, x)
+    raise UsageError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+
+
+def reference(function: Function, point: Mapping[str, object], name: str, method: str,
+              step: float | None = None, entry: tuple = ()) -> Estimate:
+    """The numerical derivative of the function by `name` (its entry `entry`) at the point."""
     if method == "mpmath":
         d = highprecision.derivative(function.output, point, name, entry)
         return Estimate(d, numeric.EPS * abs(d)) if math.isfinite(d) else numeric.NONE
-    raise UsageError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+    return estimate(function, name, along(function, point, name, entry),
+                    coordinate(point, name, entry), method, step)
 
 
 def compare(name: str, analytic, ref: Estimate, left: Estimate, right: Estimate,
