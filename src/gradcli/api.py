@@ -238,10 +238,9 @@ class Function:
         return self.graph.find(VARIABLE, (name,))
 
     def _run(self, roots: Sequence[Node], point: Mapping[str, object]) -> dict:
-        if self.max_memory is not None:
-            check_memory(roots, self.max_memory)
+        nodes = check_memory(roots, self.max_memory) if self.max_memory is not None else None
         try:
-            return evaluate(roots, point)
+            return evaluate(roots, point, nodes)
         except MissingValue as error:
             line, column = self.positions.get(error.name, (1, None))
             known = [n for n in point if n not in self.positions]
@@ -296,10 +295,10 @@ def _merge(at: Mapping[str, object] | None, values: Mapping[str, object]) -> dic
     return merged
 
 
-def check_memory(roots: Sequence[Node], limit: float, taken: float = 0) -> None:
+def check_memory(roots: Sequence[Node], limit: float, taken: float = 0) -> list[Node]:
     """Refuse, before anything is allocated, an evaluation whose values would take more than
     `limit` bytes with the `taken` ones (every value of the graph is kept until the end of the
-    pass)."""
+    pass); the nodes it would evaluate, `ancestors(roots)`, otherwise."""
     nodes = ancestors(roots)
     needed = 8 * sum(node.size for node in nodes)
     if needed + taken > limit:
@@ -312,6 +311,7 @@ def check_memory(roots: Sequence[Node], limit: float, taken: float = 0) -> None:
             + ", more than "
             f"--max-memory {format_bytes(limit)}; nothing was allocated (raise the limit with "
             "--max-memory, e.g. --max-memory 4GiB)")
+    return nodes
 
 
 def _read_point(at: Mapping[str, object]) -> dict[str, object]:

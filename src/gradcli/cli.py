@@ -152,9 +152,9 @@ def _bytes(text: str) -> float:
     powers of 1000; a plain number is bytes."""
     import re
 
-    match = re.fullmatch(r"\s*([0-9.]+(?:[eE][0-9]+)?)\s*([KMGT]?)(i?B?)\s*", text, re.IGNORECASE)
-    if match is None or not match.group(1).replace(".", "", 1).replace("e", "").replace(
-            "E", "").isdigit():
+    match = re.fullmatch(r"\s*((?:\d+\.?\d*|\.\d+)(?:e\d+)?)\s*([KMGT]?)(i?B?)\s*", text,
+                         re.IGNORECASE)
+    if match is None:
         raise UsageError(f"--max-memory takes a size such as 512MiB or 4GiB, not {text!r}")
     number, prefix, suffix = float(match.group(1)), match.group(2).upper(), match.group(3)
     power = "KMGT".index(prefix) + 1 if prefix else 0

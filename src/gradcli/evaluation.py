@@ -30,14 +30,16 @@ class MissingValue(PointError):
         self.name = name
 
 
-def evaluate(roots: Iterable[Node], inputs: Mapping[str, object]) -> dict[int, np.ndarray]:
-    """The value of every node the roots depend on, keyed by node index.
+def evaluate(roots: Iterable[Node], inputs: Mapping[str, object],
+             nodes: Sequence[Node] | None = None) -> dict[int, np.ndarray]:
+    """The value of every node the roots depend on, keyed by node index (`nodes`: those
+    nodes, `ancestors(roots)`, when the caller has them already).
 
     Inputs are float64; a complex input stays complex (the checker's complex step gives one
     variable a complex value, and only the operations on its path see complex numbers)."""
     values: dict[int, np.ndarray] = {}
     with np.errstate(all="ignore"):
-        for node in ancestors(roots):
+        for node in nodes if nodes is not None else ancestors(roots):
             op = node.op
             if op is CONSTANT:
                 values[node.index] = np.float64(constant_value(node))
