@@ -109,18 +109,29 @@ def backward(output: Node, wrt: Sequence[Node], seed: Node | None = None) -> Bac
         if g is None:
             continue
         node = nodes[index]
-        op = node.op
-        attrs = dict(zip(op.params, node.attrs, strict=True)) if op.params else {}
-        for k, (arg, rule) in enumerate(zip(node.inputs, op.rules(len(node.inputs)), strict=True)):
+        for k, (arg, rule) in enumerate(zip(node.inputs, node.op.rules(len(node.inputs)),
+                                            strict=True)):
             if rule is None or not active[arg.index]:
                 continue
-            if op.variadic:
-                attrs["argument"] = k
-            contribution = rule(g, node, *node.inputs, **attrs)
-            if contribution.shape != arg.shape:  # the argument was broadcast: sum it back
-                contribution = sum_to(contribution, shape=arg.shape)
+            contribution = vjp(node, k, g)
             previous = adjoints.get(arg.index)
             running = contribution if previous is None else previous + contribution
             adjoints[arg.index] = running
             result.steps.append(Step(node, k, arg, contribution, running, previous is not None))
     return result
+
+
+def vjp(node: Node, k: int, g: Node) -> Node:
+    """The cotangent that `node`'s argument `k` receives from the cotangent `g` of `node`: the
+    argument's VJP rule from the table, summed back to the argument's shape where the argument
+    was broadcast. The argument must carry a gradient (its rule is not None)."""
+    op = node.op
+    rule = op.rules(len(node.inputs))[k]
+    attrs = dict(zip(op.params, node.attrs, strict=True)) if op.params else {}
+    if op.variadic:
+        attrs["argument"] = k
+    contribution = rule(g, node, *node.inputs, **attrs)
+    shape = node.inputs[k].shape
+    if contribution.shape != shape:  # the argument was broadcast: sum it back
+        contribution = sum_to(contribution, shape=shape)
+    return contribution

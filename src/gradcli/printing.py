@@ -131,9 +131,11 @@ def _operand(node: Node) -> tuple[Node, int, bool]:
     return node, strength, strength == SIGN
 
 
-def to_text(root: Node, names: Mapping[int, str] | None = None) -> str:
+def to_text(root: Node, names: Mapping[int, str] | None = None, explicit: bool = False) -> str:
     """The formula of `root`, e.g. 'log(x1) + x1*x2 - sin(x2)'; a node below the root that
-    `names` names (by index) is written as its name: 'softmax(h @ w1 + b1)'."""
+    `names` names (by index) is written as its name: 'softmax(h @ w1 + b1)'. `explicit`
+    brackets every compound operand of an operator, to show the grouping as parsed:
+    '(log(x1) + (x1*x2)) - sin(x2)'."""
     out: list[str] = []
     stack: list = [(root, False)]
     while stack:
@@ -149,7 +151,11 @@ def to_text(root: Node, names: Mapping[int, str] | None = None) -> str:
             text = _leaf(node)[0]
             out.append(f"({text})" if bracketed else text)
             continue
-        pieces = _layout(node.op.printed, [_operand(i) for i in node.inputs], node.attrs,
+        operands = [_operand(i) for i in node.inputs]
+        if explicit:
+            operands = [(i, ATOM if strength == ATOM else 0, negative)
+                        for i, strength, negative in operands]
+        pieces = _layout(node.op.printed, operands, node.attrs,
                          settings(node) if node.op.params else ())
         if bracketed:
             pieces = ["(", *pieces, ")"]

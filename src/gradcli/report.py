@@ -90,3 +90,45 @@ class GradResult(EvalResult):
 
     def to_plain(self) -> str:
         return " ".join(_plain(v) for v in self.gradient.values())
+
+
+@dataclass
+class DerivativeResult(EvalResult):
+    """A Hessian, a Jacobian, or a Jacobian- or Hessian-vector product at one point.
+
+    `kind` is 'hessian', 'jacobian', 'jvp' or 'hvp', the JSON key of `result`:
+      hessian   rows and columns: the entries of the variables, in `variables` order;
+      jacobian  a row per entry of the output, a column per entry of the variables;
+      jvp       J·v, of the output's shape;
+      hvp       H·v, a value per variable (of its shape), in `variables` order.
+    An array variable stands for its entries in row-major order; `shapes` then gives the
+    shape of every variable. A None (null) is unconnected: no path from the output.
+    """
+
+    kind: str = "hessian"
+    variables: list[str] = field(default_factory=list)
+    result: object = None
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def _fields(self, notes: list[str]) -> dict:
+        out = super()._fields(notes)
+        out["variables"] = list(self.variables)
+        if any(self.shapes.values()):
+            out["shapes"] = {name: list(shape) for name, shape in self.shapes.items()}
+        out[self.kind] = _nested(self.result, self.kind, notes)
+        return out
+
+    def to_plain(self) -> str:
+        """One line per row; the numbers of a row separated by spaces."""
+        if self.kind == "hvp":
+            return "\n".join(_plain(v) for v in self.result)
+        if self.kind == "jvp":
+            return _plain(self.result)
+        return "\n".join(" ".join(_plain(v) for v in row) for row in self.result)
+
+
+def _nested(value, path: str, notes: list[str]):
+    """jsonable() over lists that may hold None (unconnected) anywhere."""
+    if isinstance(value, list):
+        return [_nested(item, f"{path}[{k}]", notes) for k, item in enumerate(value)]
+    return jsonable(value, path, notes)

@@ -18,7 +18,9 @@ from gradcli.ops.core import (
     Infix,
     Prefix,
     Primitive,
+    broadcast,
     is_literal,
+    uniform_value,
 )
 
 # Identities applied while a graph is built. Each keeps the value bit for bit: x*1 is x,
@@ -40,14 +42,12 @@ def _simplify_sub(a: Node, b: Node) -> Node | None:
 
 
 def _simplify_mul(a: Node, b: Node) -> Node | None:
-    if is_literal(a, 1.0):
-        return b
-    if is_literal(b, 1.0):
-        return a
-    if is_literal(a, -1.0):
-        return neg(b)
-    if is_literal(b, -1.0):
-        return neg(a)
+    # a factor of ones (a literal 1, or one broadcast to a shape) goes when the other factor
+    # has the product's shape already
+    for one, other in ((a, b), (b, a)):
+        unit = uniform_value(one)
+        if unit in (1.0, -1.0) and broadcast(one.shape, other.shape) == other.shape:
+            return other if unit == 1.0 else neg(other)
     if a.op is neg and b.op is neg:
         return mul(a.inputs[0], b.inputs[0])
     if a.op is neg:
@@ -58,7 +58,7 @@ def _simplify_mul(a: Node, b: Node) -> Node | None:
 
 
 def _simplify_div(a: Node, b: Node) -> Node | None:
-    if is_literal(b, 1.0):
+    if uniform_value(b) == 1.0 and broadcast(a.shape, b.shape) == a.shape:
         return a
     if a.op is neg and b.op is neg:
         return div(a.inputs[0], b.inputs[0])

@@ -97,6 +97,7 @@ class Primitive:
     params: tuple[str, ...] = ()
     shape: Callable[..., tuple[int, ...]] | None = None
     variadic: bool = False
+    rearranges: bool = False  # every entry of the output is an entry of the (one) input
     doc: str = field(default="", compare=False)
 
     @property
@@ -210,6 +211,14 @@ def is_literal(node: Node, value: float | None = None) -> bool:
     if node.op is not CONSTANT or node.attrs[1] is not None or node.shape:
         return False
     return value is None or node.attrs[0] == value
+
+
+def uniform_value(node: Node) -> float | None:
+    """The number every entry of `node` equals, when `node` is a literal number or an
+    arrangement of one (a broadcast, a reshape): `broadcast_to(1, shape=[3])` is all 1."""
+    while node.op.rearranges:
+        node = node.inputs[0]
+    return node.attrs[0] if is_literal(node) else None
 
 
 def is_constant(node: Node) -> bool:

@@ -63,6 +63,7 @@ broadcast_to = Primitive(
     "broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
     (lambda g, ans, x, shape: sum_to(g, shape=x.shape),),
     params=("shape",), shape=_broadcast_to_shape, simplify=_same_shape,
+    rearranges=True,
     doc="x repeated along new and length-1 axes to `shape`",
 )
 
@@ -99,6 +100,7 @@ reshape = Primitive(
     "reshape", lambda x, shape: np.reshape(x, shape),
     (lambda g, ans, x, shape: reshape(g, shape=x.shape),),
     params=("shape",), shape=_reshape_shape, simplify=_simplify_reshape,
+    rearranges=True,
     doc="the same entries, in row-major order, as `shape`",
 )
 
@@ -113,6 +115,7 @@ transpose = Primitive(
     "transpose", lambda x, axes: np.transpose(x, axes),
     (lambda g, ans, x, axes: transpose(g, axes=tuple(int(k) for k in np.argsort(axes))),),
     params=("axes",), shape=_transpose_shape, simplify=_simplify_transpose,
+    rearranges=True,
     doc="the axes of x permuted",
 )
 

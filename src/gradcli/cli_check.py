@@ -1,0 +1,157 @@
+"""`gradcli check`: the gradient against a numerical reference, at points or sampled ones."""
+
+from __future__ import annotations
+
+import enum
+import sys
+from typing import Annotated
+
+import typer
+
+from gradcli.cli_common import (
+    DEFAULT_MEMORY,
+    AtOption,
+    ExpressionArg,
+    Format,
+    FormatOption,
+    MemoryOption,
+    OfOption,
+    _at_each_point,
+    _emit,
+    _errors_to_exit_codes,
+    _format,
+    _function,
+    _names,
+    _points,
+)
+from gradcli.errors import UsageError
+
+
+class Method(str, enum.Enum):
+    ridders = "ridders"
+    central = "central"
+    complex = "complex"
+    mpmath = "mpmath"
+
+
+@_errors_to_exit_codes
+def check(
+    expression: ExpressionArg,
+    at: AtOption = None,
+    wrt: Annotated[str | None, typer.Option(
+        "--wrt", help="Variables to check, comma-separated (default: those of --grad, else "
+                      "every variable).", show_default=False)] = None,
+    method: Annotated[Method, typer.Option(
+        "--method", help="The reference: ridders (extrapolated central differences, with an "
+                         "error estimate), central (one central difference), complex (the "
+                         "complex step, for analytic functions), mpmath (the function in 50-digit "
+                         "arithmetic, differentiated by mpmath).")] = Method.ridders,
+    rtol: Annotated[float | None, typer.Option(
+        "--rtol", help="Relative tolerance (default per method: ridders 1e-9, central 1e-7, "
+                       "complex 1e-12, mpmath 1e-11).", show_default=False)] = None,
+    atol: Annotated[float | None, typer.Option(
+        "--atol", help="Absolute tolerance (default per method: ridders 1e-12, central 1e-10, "
+                       "complex 1e-15, mpmath 1e-14).", show_default=False)] = None,
+    eps: Annotated[float | None, typer.Option(
+        "--eps", help="The step of --method central (default cbrt(eps)*max(1, |x|)).",
+        show_default=False)] = None,
+    grad_: Annotated[str | None, typer.Option(
+        "--grad", help="A claimed gradient to check instead of gradcli's own, e.g. "
+                       "x=1.9726,y=0.5.", show_default=False)] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="A kink fails even where the analytic value is a valid "
+                         "subgradient.")] = False,
+    points: Annotated[int | None, typer.Option(
+        "--points", help="Check at N random points (reproducible with --seed) drawn from "
+                         "--domain; --at then fixes the variables it names.",
+        show_default=False)] = None,
+    seed: Annotated[int, typer.Option("--seed", help="The seed of --points.")] = 0,
+    domain: Annotated[str | None, typer.Option(
+        "--domain", help="Where --points samples each variable, e.g. x=-3:3,a=0.1:2 "
+                         "(default -2:2).", show_default=False)] = None,
+    order: Annotated[int, typer.Option(
+        "--order", help="2 also checks every second derivative and the Hessian's "
+                        "symmetry.")] = 1,
+    sweep: Annotated[bool, typer.Option(
+        "--sweep", help="Also show the error of the central difference against the step h, "
+                        "decade by decade (in the table, and under 'sweep' in JSON).")] = False,
+    full_limit: Annotated[int, typer.Option(
+        "--full-limit", help="An array variable of up to this many entries is checked entry "
+                             "by entry; a larger one along --probes random directions.")] = 2000,
+    probes: Annotated[int, typer.Option(
+        "--probes", help="How many random directions check an array above --full-limit (a "
+                         "failing one is bisected down to the wrong entries; seeded by "
+                         "--seed).")] = 8,
+    junit: Annotated[str | None, typer.Option(
+        "--junit", help="Also write a JUnit XML report to FILE, one test case per point and "
+                        "variable.", show_default=False, metavar="FILE")] = None,
+    of: OfOption = None,
+    max_memory: MemoryOption = DEFAULT_MEMORY,
+    format: FormatOption = None,  # noqa: A002
+) -> None:
+    """Check the gradient of EXPRESSION at each --at point against a numerical reference.
+
+    Verdicts: pass, fail, inconclusive (the reference cannot decide), kink (a valid subgradient
+    passes), unconnected (confirmed 0). Exit code 0 all pass, 1 any fail, 3 inconclusive.
+
+    EXPRESSION may be a model spec file (FILE.grad): every entry of every param is checked
+    (up to --full-limit per param; random directions above it).
+
+    Examples: gradcli check "x**2*sin(x)" --at x=2 --grad x=1.9726;  gradcli check
+    examples/mlp.grad
+    """
+    from gradcli.checking import Options, check_function, work
+    from gradcli.points import read_point
+
+    at_points = _points(at if points is None or not at else at[:1])
+    function = _function(expression, at_points, of, max_memory)
+    claimed = read_point(grad_) if grad_ is not None else None
+    names = _names(wrt)
+    options = Options(method.value, rtol, atol, eps, strict, order, sweep, full_limit, probes,
+                      seed).resolved()
+    fmt = _format(format)
+    progress = None
+    if fmt is Format.table and sys.stderr.isatty():
+        from gradcli import render
+
+        total = points or sum(work(function, point, names, options) for point, _ in at_points)
+        progress = render.DelayedProgress(total, "checking")
+    tick = progress.advance if progress is not None else None
+    try:
+        if points is None:
+            reports = _at_each_point(at_points, lambda point: check_function(
+                function, point, options, claimed, names, tick), tick)
+        else:
+            reports = _sampled(function, options, claimed, names, at, points, seed, domain, tick)
+    finally:
+        if progress is not None:
+            progress.close()
+    _emit(reports, fmt, table=lambda render: render.check_tables)
+    if junit is not None:
+        from gradcli.junit import write_junit
+
+        try:
+            write_junit(junit, reports, strict)
+        except OSError as error:
+            raise UsageError(f"cannot write the JUnit report to {junit}: {error.strerror}") \
+                from None
+    codes = {report.exit_code for report in reports}
+    raise typer.Exit(1 if 1 in codes else 3 if 3 in codes else 0)
+
+
+def _sampled(function, options, claimed, names, at, count, seed, domain_text, progress) -> list:
+    """Checks at `count` random points; how many were skipped as not finite, on stderr."""
+    from gradcli.checking import check_random
+    from gradcli.points import read_domain, read_point
+
+    if at and len(at) > 1:
+        raise UsageError("with --points, give at most one --at (the variables it fixes)")
+    fixed = read_point(at[0]) if at else {}
+    domain = read_domain(domain_text) if domain_text else {}
+    reports, skipped = check_random(function, count, seed, domain, fixed, options, claimed, names,
+                                    progress)
+    if skipped:
+        print(f"gradcli: warning: skipped {skipped} of {count} points where the value or the "
+              "gradient is not finite", file=sys.stderr)
+    return reports
+
