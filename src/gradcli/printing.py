@@ -21,6 +21,7 @@ from gradcli.ops.core import (
     SIGN,
     VARIABLE,
     Call,
+    Infix,
     Postfix,
     Prefix,
     constant_value,
@@ -131,6 +132,20 @@ def _operand(node: Node) -> tuple[Node, int, bool]:
     return node, strength, strength == SIGN
 
 
+def _minus_of_product(node: Node) -> bool:
+    """Whether `node` is -(a*b) or -(a/b) with `a` not starting with a minus: printed -a*b,
+    which parses as (-a)*b, a node the table's identities turn back into -(a*b)."""
+    notation = node.op.printed
+    if not isinstance(notation, Prefix) or notation.symbol != "-":
+        return False
+    operand = node.inputs[0]
+    if not isinstance(operand.op.printed, Infix) or operand.op.printed.symbol not in ("*", "/"):
+        return False
+    while isinstance(operand.op.printed, Infix) and operand.inputs:  # the leftmost operand
+        operand = operand.inputs[0]
+    return precedence(operand) != SIGN
+
+
 def to_text(root: Node, names: Mapping[int, str] | None = None, explicit: bool = False) -> str:
     """The formula of `root`, e.g. 'log(x1) + x1*x2 - sin(x2)'; a node below the root that
     `names` names (by index) is written as its name: 'softmax(h @ w1 + b1)'. `explicit`
@@ -152,6 +167,8 @@ def to_text(root: Node, names: Mapping[int, str] | None = None, explicit: bool =
             out.append(f"({text})" if bracketed else text)
             continue
         operands = [_operand(i) for i in node.inputs]
+        if _minus_of_product(node) and not explicit:
+            operands = [(node.inputs[0], SIGN, False)]  # -x*y: (-x)*y is the same node
         if explicit:
             operands = [(i, ATOM if strength == ATOM else 0, negative)
                         for i, strength, negative in operands]
