@@ -297,16 +297,29 @@ def test_jvp_of_a_number_is_the_directional_derivative():
     assert result.to_plain() == repr(float(result.result))
 
 
-def test_jvp_of_scalar_corpus_against_gradient():
+def mp_gradient(function: Callable, point: list[float]) -> np.ndarray:
+    with mpmath.workdps(DPS):
+        at = [mpmath.mpf(v) for v in point]
+        return np.array([float(mpmath.diff(function, at, [int(i == j) for j in range(len(at))]))
+                         for i in range(len(at))])
+
+
+def test_jvp_of_a_number_is_a_float():
+    result = jvp(parse("x*y"), {"x": 1.0, "y": 2.0}, {"x": 1.0})
+    assert isinstance(result.value, float)
+    assert isinstance(result.result, float)
+
+
+def test_jvp_of_scalar_corpus_is_the_directional_derivative():
     rng = np.random.default_rng(3)
     for c in CORPUS:
-        f = parse(c.text)
-        at = dict(zip(c.names, c.points[2], strict=True))
-        gradient = f.grad(at).gradient
+        point = list(c.points[2])
         v = rng.normal(size=len(c.names))
-        got = jvp(f, at, dict(zip(c.names, v, strict=True))).result
-        assert got == pytest.approx(sum(gradient[n] * w for n, w in zip(c.names, v, strict=True)),
-                                    rel=1e-12, abs=1e-14), c.text
+        got = jvp(parse(c.text), dict(zip(c.names, point, strict=True)),
+                  dict(zip(c.names, v, strict=True))).result
+        assert np.shape(got) == ()
+        assert float(got) == pytest.approx(float(mp_gradient(c.reference, point) @ v), rel=1e-11,
+                                    abs=1e-14), c.text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,6 +348,20 @@ def test_unconnected_in_a_nonlinear_function():
     Hessian of x*y*y, [[0, 2y], [2y, 2x]]."""
     result = hessian(parse("x*y*y"), {"x": 3.0, "y": 0.5, "z": 1.0}, wrt=["x", "z", "y"])
     assert result.result == [[0.0, None, 1.0], [None, None, None], [1.0, None, 6.0]]
+
+
+def test_hessian_with_respect_to_some_variables_in_another_order():
+    f = parse("x*x*y")
+    at = {"x": 1.5, "y": 2.0}  # H = [[2y, 2x], [2x, 0]] = [[4, 3], [3, 0]] in (x, y)
+    assert hessian(f, at, wrt=["y", "x"]).result == [[0.0, 3.0], [3.0, 4.0]]
+    assert hessian(parse("x*x + y"), at, wrt=["x"]).result == [[2.0]]
+
+
+def test_hessian_with_respect_to_a_subset_of_the_variables():
+    f = parse("x*x*y")
+    at = {"x": 1.5, "y": 2.0}
+    assert hessian(f, at, wrt=["x"]).result == [[4.0]]  # 2y
+    assert hessian(f, at, wrt=["y"]).result == [[0.0]]
 
 
 @pytest.mark.parametrize("text", ["x + y", "3*x - 2*y + 1", "x - y/4"])

@@ -8,6 +8,7 @@ failed (--unconnected error, a failed check), 2 bad input or usage, 3 an inconcl
 
 from __future__ import annotations
 
+import enum
 import json
 from typing import Annotated
 
@@ -33,6 +34,8 @@ from gradcli.cli_common import (
     _names,
     _points,
 )
+from gradcli.cli_derive import diff, graph, hessian, hvp, jacobian, jvp
+from gradcli.errors import UsageError
 
 app = typer.Typer(
     name="gradcli",
@@ -63,6 +66,11 @@ def main(
     """gradcli: value, gradient and gradient checks of expressions."""
 
 
+class Mode(str, enum.Enum):
+    reverse = "reverse"
+    forward = "forward"
+
+
 @app.command(cls=ExpressionCommand, no_args_is_help=True)
 @_errors_to_exit_codes
 def grad(
@@ -74,6 +82,22 @@ def grad(
     unconnected: Annotated[Unconnected, typer.Option(
         "--unconnected", help="An unconnected gradient (no path from the output) is reported as "
                               "None, as 0, or as an error with exit code 1.")] = Unconnected.none,
+    trace: Annotated[bool, typer.Option(
+        "--trace", help="Show the chain rule node by node: the primal trace, then the adjoint "
+                        "trace (or the tangent trace with --mode forward).")] = False,
+    mode: Annotated[Mode, typer.Option(
+        "--mode", help="The trace of reverse mode (adjoints) or forward mode (tangents).")
+    ] = Mode.reverse,
+    seed_dir: Annotated[list[str] | None, typer.Option(
+        "--seed-dir", help="A direction of the forward trace, e.g. x1=1,x2=0; repeat for more "
+                           "columns (default: a unit direction per variable).",
+        show_default=False)] = None,
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="Name the rule of calculus applied at each node, with the "
+                          "derivative there and its value.")] = False,
+    max_rows: Annotated[int, typer.Option(
+        "--max-rows", help="Rows of a trace table (or steps of --explain) before the middle "
+                           "is left out; --format json has them all.")] = 200,
     of: OfOption = None,
     max_memory: MemoryOption = DEFAULT_MEMORY,
     format: FormatOption = None,  # noqa: A002 - the option's name
@@ -83,14 +107,66 @@ def grad(
     EXPRESSION may be a model spec file (FILE.grad): the gradient of its output with respect
     to every param and input.
 
-    Examples: gradcli grad "x**2*sin(x)" --at x=2;  gradcli grad examples/mlp.grad
+    Examples: gradcli grad "x**2*sin(x)" --at x=2;  gradcli grad examples/mlp.grad;
+    gradcli grad "log(x1) + x1*x2 - sin(x2)" --at x1=2,x2=5 --trace
     """
+    if mode is Mode.forward and not trace:
+        raise UsageError("--mode chooses the kind of --trace: add --trace")
+    if seed_dir and mode is not Mode.forward:
+        raise UsageError("--seed-dir gives directions of the forward trace: add --trace "
+                         "--mode forward")
+    if max_rows < 1:
+        raise UsageError(f"--max-rows must be at least 1, not {max_rows}")
     points = _points(at)
     function = _function(expression, points, of, max_memory)
     names = _names(wrt)
     results = _at_each_point(
         points, lambda point: function.grad(point, wrt=names, unconnected=unconnected.value))
-    _emit(results, _format(format))
+    if trace or explain:
+        _show_the_chain_rule(function, results, names, trace, mode, seed_dir, explain, max_rows)
+    fmt = _format(format)
+    if fmt is Format.plain and (trace or explain):
+        for result in results:
+            for key in ("trace", "explain"):
+                if key in result.extra:
+                    print("\n".join(result.extra[key].lines()))
+    _emit(results, fmt, table=(lambda render: _chain_rule_view(max_rows))
+          if trace or explain else None)
+
+
+def _show_the_chain_rule(function, results, names, trace, mode, seed_dir, explain, max_rows
+                         ) -> None:
+    """Attach a trace and an explanation to each result (they go into every format)."""
+    from gradcli.explain import Explanation
+    from gradcli.explain import explain as narrate
+    from gradcli.points import read_point
+    from gradcli.trace import trace as follow
+
+    directions = [read_point(text) for text in seed_dir or []]
+    for result in results:
+        if trace:
+            result.extra["trace"] = follow(function, result.point, names, mode.value, directions)
+        if explain:
+            result.extra["explain"] = Explanation(
+                {name: narrate(function, result.point, name, max_rows)
+                 for name in names or function.variables})
+
+
+def _chain_rule_view(max_rows: int):
+    from gradcli.render_trace import explain_view, trace_view
+
+    def draw(results, console) -> None:
+        from gradcli.render import results_table
+
+        for result in results:
+            if "trace" in result.extra:
+                trace_view(result, result.extra["trace"], console, max_rows)
+            else:
+                results_table([result], console)
+            if "explain" in result.extra:
+                explain_view(result, result.extra["explain"].trees, console)
+
+    return draw
 
 
 @app.command("eval", cls=ExpressionCommand, no_args_is_help=True)
@@ -131,6 +207,8 @@ def functions(format: FormatOption = None) -> None:  # noqa: A002
 
 
 app.command(cls=ExpressionCommand, no_args_is_help=True)(check)
+for command in (diff, hessian, jacobian, jvp, hvp, graph):
+    app.command(cls=ExpressionCommand, no_args_is_help=True)(command)
 
 
 def run() -> None:

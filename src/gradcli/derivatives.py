@@ -59,11 +59,10 @@ def jvp(f: Function, at: Mapping[str, object], v: Mapping[str, object],
     seeds = {node.index: tangent_variable(node) for name in names
              if (node := f.variable_node(name)) is not None}
     tangent = tangents([f.output], seeds).get(f.output.index)
-    inputs = {**point, **_direction(f, given, names, v)}
+    inputs = {**point, **direction_inputs(f, names, v)}
     values = f._run([f.output] + ([tangent] if tangent is not None else []), inputs)
     result = values[tangent.index] if tangent is not None else np.zeros(f.output.shape)
-    return _result(f, given, point, "jvp", names, np.asarray(result, dtype=np.float64), values,
-                   unconnected)
+    return _result(f, given, point, "jvp", names, _scalar_or_array(result), values, unconnected)
 
 
 def hvp(f: Function, at: Mapping[str, object], v: Mapping[str, object],
@@ -72,7 +71,7 @@ def hvp(f: Function, at: Mapping[str, object], v: Mapping[str, object],
     f, given, point, names = _setup(f, at, None, unconnected, scalar=True)
     products = _hvp_nodes(f, names)
     values = f._run([f.output, *(p for p in products if p not in (None, UNCONNECTED))],
-                    {**point, **_direction(f, given, names, v)})
+                    {**point, **direction_inputs(f, names, v)})
     result = [_value(values, p, _shape(f.variable_node(n), given, n), unconnected)
               for n, p in zip(names, products, strict=True)]
     return _result(f, given, point, "hvp", names, result, values, unconnected)
@@ -93,7 +92,7 @@ def hessian(f: Function, at: Mapping[str, object], wrt: Sequence[str] | None = N
             unit = np.zeros(sizes[j])
             unit[entry] = 1.0
             direction = {name: unit.reshape(shape)}
-            values = f._run(roots, {**point, **_direction(f, given, names, direction)})
+            values = f._run(roots, {**point, **direction_inputs(f, names, direction)})
             column: list = []
             for p, s in zip(products, shapes, strict=True):
                 column += _entries(values, p, s, unconnected)
@@ -136,15 +135,16 @@ def _hvp_nodes(f: Function, names: Sequence[str]) -> list:
     return [g if g is UNCONNECTED else found.get(g.index) for g in gradients]
 
 
-def _direction(f: Function, given: Mapping, names: Sequence[str],
-               v: Mapping[str, object]) -> dict[str, np.ndarray]:
-    """The direction as the values of the tangent variables: zeros where `v` says nothing."""
+def direction_inputs(f: Function, names: Sequence[str], v: Mapping[str, object]
+                     ) -> dict[str, np.ndarray]:
+    """The direction `v` (over `names`) as the values of the tangent variables of every
+    variable of `f`: zeros where `v` says nothing."""
     unknown = [name for name in v if name not in names]
     if unknown:
         raise PointError(f"the direction names '{unknown[0]}', which is not a variable of the "
                          f"expression{suggest(unknown[0], names)}")
     out = {}
-    for name in names:
+    for name in f.variables:
         node = f.variable_node(name)
         if node is None:
             continue
@@ -154,6 +154,8 @@ def _direction(f: Function, given: Mapping, names: Sequence[str],
                 raise PointError(f"the direction of '{name}' has shape {value.shape}; '{name}' "
                                  f"has shape {node.shape}")
             value = np.full(node.shape, float(value))
+        if name not in names:
+            value = np.zeros(node.shape)
         out[tangent_name(name)] = value
     return out
 

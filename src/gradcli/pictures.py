@@ -101,7 +101,7 @@ def drawing(f: Function, point: Mapping[str, object] | None) -> tuple[list[Box],
             elif node is f.output:  # no input below carries a gradient: the seed is still 1
                 lines.append(f"{bar} = {format_value(np.ones(node.shape))}")
         if unconnected:
-            lines.append(f"{bar} unconnected: no gradient reaches it")
+            lines.append(f"{bar} unconnected")
         boxes.append(Box(idents[node.index], lines, node is f.output, unconnected))
 
     arrows = []

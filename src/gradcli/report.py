@@ -48,11 +48,16 @@ class EvalResult:
     warnings: list[str] = field(default_factory=list)
     # every value the function was evaluated with (a spec's params too); not part of the JSON
     inputs: dict[str, object] = field(default_factory=dict, kw_only=True, repr=False)
+    # what an option added (a trace, an explanation): objects with to_dict(notes), in the JSON
+    # after the fields of the contract and before the warnings
+    extra: dict[str, object] = field(default_factory=dict, kw_only=True, repr=False)
 
     def to_dict(self) -> dict:
         """The JSON object of the output contract (strict JSON: no nan or inf numbers)."""
         notes: list[str] = []
         out = self._fields(notes)
+        for key, value in self.extra.items():
+            out[key] = value.to_dict(notes)
         if self.warnings or notes:
             out["warnings"] = self.warnings + notes
         return out

@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 from gradcli.graph import Graph, Node, ancestors
-from gradcli.ops import add, div, mul, neg, pow, sub
+from gradcli.ops import add, div, mul, neg, sub
+from gradcli.ops import pow as power
 from gradcli.ops.core import CONSTANT, VARIABLE, is_literal, literal, uniform_value
 from gradcli.ops.shape import broadcast_to
 
@@ -145,7 +146,7 @@ class Simplifier:
             return self._product(args[0], args[1], invert=False)
         if op is div:
             return self._product(args[0], args[1], invert=True)
-        if op is pow:
+        if op is power:
             exponent = self.forms[args[1].index]
             if not exponent.terms and not args[1].shape:
                 return self._power(args[0], exponent.const)
@@ -245,9 +246,9 @@ def _monomial(graph, coeff: float, factors: dict) -> Node:
     for i in sorted(factors):
         base, e = factors[i]
         if e > 0:
-            upper.append(base if e == 1.0 else pow(base, e))
+            upper.append(base if e == 1.0 else power(base, e))
         else:
-            lower.append(base if e == -1.0 else pow(base, -e))
+            lower.append(base if e == -1.0 else power(base, -e))
     numerator = _chain(upper) if upper else literal(graph, 1.0)
     return div(numerator, _chain(lower)) if lower else numerator
 

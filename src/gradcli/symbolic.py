@@ -97,12 +97,12 @@ def derivatives(f: Function, wrt: Sequence[str] | None = None, order: int = 1,
     raw: list[Node | None] = []
     for name in names:
         g: Function | None = f
-        for k in range(order):
+        reached = 0
+        while g is not None and reached < order:
             g = g.derivative(name)
-            if g is None:
-                break
+            reached += 1
         if g is None:
-            raw.append(None if k == 0 else literal(f.graph, 0.0))
+            raw.append(None if reached == 1 else literal(f.graph, 0.0))
         else:
             raw.append(g.output)
     present = [node for node in raw if node is not None]

@@ -25,7 +25,9 @@ import numpy as np
 
 from gradcli.api import Function
 from gradcli.autodiff import UNCONNECTED, vjp
-from gradcli.forward import TANGENT, partial, tangent_name, tangent_variable, tangents
+from gradcli.derivatives import direction_inputs
+from gradcli.errors import UsageError
+from gradcli.forward import TANGENT, partial, tangent_variable, tangents
 from gradcli.graph import Node, ancestors
 from gradcli.ops.core import CONSTANT, VARIABLE, variable
 from gradcli.printing import to_text
@@ -116,6 +118,21 @@ class Trace:
     directions: list[dict] = field(default_factory=list)
     unconnected: list[Unreached] = field(default_factory=list)
 
+    def lines(self) -> list[str]:
+        """The trace as plain text, a line per step, numbers in full."""
+        out = [f"parsed as {self.parsed}"]
+        out += [f"{s.node} = {s.definition} = {summary(s.value)}" for s in self.primal]
+        for s in self.adjoint:
+            partial = (f"∂{s.source}/∂{s.node} = {s.partial_formula} = {summary(s.partial)}"
+                       if s.partial is not None else f"VJP {s.partial_formula}")
+            out.append(f"{s.definition}; {partial}; contribution {summary(s.contribution)};"
+                       f" {s.adjoint} = {summary(s.running)}")
+        for s in self.tangent:
+            values = ", ".join(summary(t) for t in s.tangents)
+            out.append(f"{s.tangent} = {s.tangent_formula} = {values}")
+        out += [f"{u.variable}: unconnected, {u.reason}" for u in self.unconnected]
+        return out
+
     def to_dict(self, notes: list[str]) -> dict:
         out: dict = {"mode": self.mode, "parsed": self.parsed,
                      "primal": [step.to_dict(notes) for step in self.primal]}
@@ -127,6 +144,18 @@ class Trace:
             out["tangent"] = [step.to_dict(notes) for step in self.tangent]
         out["unconnected"] = [u.to_dict(notes) for u in self.unconnected]
         return out
+
+
+def summary(value, digits: int | None = None) -> str:
+    """A number with `digits` significant digits (all of them by default); an array as its
+    shape, its norm and its first entries: '(3,) ‖0.62‖ [0.2, 0.3, 0.5]'."""
+    if value is None:
+        return "None"
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim == 0:
+        return repr(float(array)) if digits is None else f"{float(array):.{digits}g}"
+    first = ", ".join(f"{x:.4g}" for x in array.ravel()[:3]) + (", …" if array.size > 3 else "")
+    return f"{array.shape} ‖{np.linalg.norm(array.ravel()):.6g}‖ [{first}]"
 
 
 def numbering(f: Function) -> dict[int, int]:
@@ -143,9 +172,12 @@ def numbering(f: Function) -> dict[int, int]:
 def trace(f: Function, point: Mapping[str, object], wrt: Sequence[str] | None = None,
           mode: str = "reverse", directions: Sequence[Mapping[str, object]] | None = None
           ) -> Trace:
-    """The trace of `f` (built for the point's shapes) at `point`, in reverse or forward mode.
-    Forward mode follows each of `directions` (default: a unit direction per variable that is a
-    number, a direction of ones per array variable)."""
+    """The trace of `f` at `point`, in reverse or forward mode. Forward mode follows each of
+    `directions` (default: a unit direction per variable that is a number, a direction of ones
+    per array variable)."""
+    if mode not in ("reverse", "forward"):
+        raise UsageError(f"the mode of a trace is reverse or forward, not {mode!r}")
+    f, _, point, _ = f._prepare(point, False)
     numbers = numbering(f)
     names = {index: "v" + subscript(k) for index, k in numbers.items()}
     nodes = f.graph.nodes
@@ -170,7 +202,6 @@ def trace(f: Function, point: Mapping[str, object], wrt: Sequence[str] | None = 
                 _number(values[partial_node.index]) if partial_node is not None else None,
                 _number(values[step.contribution.index]), _number(values[step.adjoint.index]),
                 step.accumulated))
-        connected = {name for name in asked if f.gradient_node(name) is not UNCONNECTED}
     else:
         seeds = {node.index: tangent_variable(node) for name in f.variables
                  if (node := f.variable_node(name)) is not None}
@@ -181,8 +212,8 @@ def trace(f: Function, point: Mapping[str, object], wrt: Sequence[str] | None = 
                 dot_names.setdefault(found[index].index, "v" + DOT + subscript(k))
         chosen = list(directions) if directions else _unit_directions(f)
         result.directions = [dict(d) for d in chosen]
-        runs = [f._run([f.output, *found.values()], {**point, **_tangent_inputs(f, d)})
-                for d in chosen]
+        runs = [f._run([f.output, *found.values()],
+                       {**point, **direction_inputs(f, f.variables, d)}) for d in chosen]
         values = runs[0] if runs else f._run([f.output], point)
         _primal(result, nodes, numbers, names, values)
         index_of = {k: index for index, k in numbers.items()}
@@ -191,11 +222,13 @@ def trace(f: Function, point: Mapping[str, object], wrt: Sequence[str] | None = 
             if tangent is None:
                 continue
             own = "v" + DOT + subscript(step.index)
-            formula = _formula(tangent, dot_names, own)
+            if step.op == "input":  # the seed: ẋ1 for x1
+                formula = step.definition[0] + DOT + step.definition[1:]
+            else:
+                formula = _formula(tangent, dot_names, own)
             result.tangent.append(TangentStep(step.node, step.op, step.definition, step.value, own,
                                               formula, [_number(r[tangent.index]) for r in runs]))
-        connected = {name for name in asked if (node := f.variable_node(name)) is not None
-                     and node.index in seeds and f.output.index in found}
+    connected = {name for name in asked if f.gradient_node(name) is not UNCONNECTED}
     for name in asked:
         if name not in connected:
             result.unconnected.append(_unreached(f, name, names))
@@ -247,16 +280,6 @@ def _unit_directions(f: Function) -> list[dict]:
             out.append({name: np.ones(node.shape)})
         else:
             out.append({name: 1.0})
-    return out
-
-
-def _tangent_inputs(f: Function, direction: Mapping[str, object]) -> dict:
-    out = {}
-    for name in f.variables:
-        node = f.variable_node(name)
-        if node is not None:
-            value = np.asarray(direction.get(name, 0.0), dtype=np.float64)
-            out[tangent_name(name)] = np.broadcast_to(value, node.shape)
     return out
 
 
