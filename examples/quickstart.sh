@@ -60,6 +60,26 @@ run gradcli check "$here/mlp_fixed.grad" --format plain
 # An input of a spec: the hypergradient of one gradient-descent step by its learning rate.
 run gradcli grad "$here/regression.grad" --at lr=0.1 --wrt lr --format plain
 
+# The chain rule node by node: Baydin et al.'s evaluation trace (primal and adjoint), ...
+run gradcli grad "log(x1) + x1*x2 - sin(x2)" --at x1=2,x2=5 --trace
+
+# ... forward mode's tangent trace, and the rule of calculus at each node.
+run gradcli grad "x**2*sin(x)" --at x=2 --trace --mode forward
+run gradcli grad "cos(x**3*exp(x))" --at x=1 --explain
+
+# The derivative as an expression, of the second order in LaTeX, and with repeats named once.
+run gradcli diff "x**2*sin(x)"
+run gradcli diff "x**2*sin(x)" --order 2 --format latex
+run gradcli diff "cos(x**3*exp(x))" --let
+
+# Hessian, Jacobian, Hessian-vector product, all without finite differences.
+run gradcli hessian "log(x1) + x1*x2 - sin(x2)" --at x1=2,x2=5
+run gradcli jacobian "[x*y, sin(x), x + y]" --at x=1,y=2
+run gradcli hvp "x**2*y + y**3" --at x=1,y=2 --v x=1,y=0
+
+# The graph with the local partial on each edge, as Mermaid (renders on GitHub) or DOT.
+run gradcli graph "x**2*sin(x)" --at x=2 --format mermaid
+
 # Every function and its derivative rule.
 run gradcli functions --format plain
 
