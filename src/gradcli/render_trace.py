@@ -44,9 +44,10 @@ def _add_rows(table: Table, rows: Sequence, limit: int, make) -> None:
     for row in head:
         table.add_row(*make(row))
     if skipped:
-        cells = [Text(f"… {skipped} rows left out (--max-rows {limit}; --format json has them "
-                      "all) …", style="dim italic")] + [""] * (len(table.columns) - 1)
-        table.add_row(*cells)
+        table.add_row(*[Text("⋮", style="dim")] * len(table.columns))
+        table.caption = (f"{skipped} of {len(rows)} rows left out (--max-rows {limit}; "
+                         "--format json has them all)")
+        table.caption_justify = "left"
     for row in tail:
         table.add_row(*make(row))
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from gradcli.api import Function
-from gradcli.errors import PointError, suggest
+from gradcli.errors import PointError, ShapeError, suggest
 from gradcli.graph import Node, ancestors
 from gradcli.latex import name_tex, to_latex
 from gradcli.ops.core import CONSTANT, POWER, VARIABLE, Prefix, is_literal, literal
@@ -89,6 +89,10 @@ def derivatives(f: Function, wrt: Sequence[str] | None = None, order: int = 1,
     """The order-th derivative of `f` with respect to each variable of `wrt` (default all)."""
     if not 1 <= order <= MAX_ORDER:
         raise PointError(f"--order must be between 1 and {MAX_ORDER}, not {order}")
+    if f.output.shape:
+        raise ShapeError(f"{f.text!r} has shape {f.output.shape}: diff differentiates an "
+                         "expression whose value is a number; for [f1, f2, ...] use jacobian, "
+                         "or reduce it (sum(...))")
     names = list(f.variables if wrt is None else wrt)
     for name in names:
         if name not in f.variables:

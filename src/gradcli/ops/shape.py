@@ -196,7 +196,7 @@ index = Primitive(
     "index", lambda x, key: np.asarray(x)[python_key(key)],
     (lambda g, ans, x, key: scatter(g, key=key, shape=x.shape),),
     notation=Postfix(lambda attrs: key_text(attrs[0])), params=("key",), shape=_index_shape,
-    doc="entries of x picked by integers and slices",
+    rearranges=True, doc="entries of x picked by integers and slices",
 )
 scatter = Primitive(
     "scatter", _scatter, (lambda g, ans, x, key, shape: index(g, key=key),),
