@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from gradcli.graph import Node
 from gradcli.ops.core import ATOM, CONSTANT, PRODUCT, SIGN, VARIABLE, Call, Infix, Postfix, Prefix
-from gradcli.printing import precedence, settings, to_text
+from gradcli.printing import precedence, settings, to_text, write
 
 KNOWN = {"sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "log", "arcsin", "arccos", "arctan",
          "sec", "csc", "cot", "coth"}
@@ -44,22 +44,8 @@ def _function(name: str) -> str:
 
 
 def to_latex(root: Node, names: Mapping[int, str] | None = None) -> str:
-    out: list[str] = []
-    stack: list = [(root, False)]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            out.append(item)
-            continue
-        node, bracketed = item
-        if names and node is not root and node.index in names:
-            out.append(name_tex(names[node.index]))
-            continue
-        pieces = _pieces(node)
-        if bracketed:
-            pieces = [r"\left(", *pieces, r"\right)"]
-        stack.extend(reversed(pieces))
-    return "".join(out)
+    """The LaTeX of `root`; a node `names` names (below the root) is written as its name."""
+    return write(root, _pieces, names, name_tex, (r"\left(", r"\right)"))
 
 
 def _pieces(node: Node) -> list:
