@@ -69,6 +69,11 @@ def diff(
     from gradcli.cli_common import _read_expression
     from gradcli.symbolic import derivatives
 
+    from gradcli.spec import is_spec
+
+    if is_spec(expression):
+        raise UsageError("diff prints the derivative of an expression; for a model spec "
+                         "(FILE.grad) use grad --trace, or graph")
     result = derivatives(parse(_read_expression(expression)), _names(wrt), order, let)
     if format is DiffFormat.json:
         print(result.to_json())
@@ -187,7 +192,10 @@ def graph(expression: ExpressionArg, at: Annotated[str | None, typer.Option(
 
     points = _points([at] if at is not None else None)
     function = _function(expression, points, of, max_memory)
-    text = picture(function, points[0][0] if at is not None else None, format.value)
+    point = points[0][0] if at is not None else None
+    if point is None and function.path and set(function.variables) <= set(function.defaults):
+        point = {}  # a spec with no inputs: its params have values
+    text = picture(function, point, format.value)
     if format is Picture.svg and sys.stdout.isatty():
         raise UsageError("--format svg writes SVG to stdout: redirect it to a file "
                          "(gradcli graph ... --format svg > graph.svg)")
