@@ -96,8 +96,8 @@ def grad(
         "--explain", help="Name the rule of calculus applied at each node, with the "
                           "derivative there and its value.")] = False,
     max_rows: Annotated[int, typer.Option(
-        "--max-rows", help="Rows of a trace table (or steps of --explain) before the middle "
-                           "is left out; --format json has them all.")] = 200,
+        "--max-rows", help="Rows of a trace table before the middle is left out, and steps "
+                           "of --explain before the rest is; --format json has them all.")] = 200,
     of: OfOption = None,
     max_memory: MemoryOption = DEFAULT_MEMORY,
     format: FormatOption = None,  # noqa: A002 - the option's name
@@ -122,9 +122,10 @@ def grad(
     names = _names(wrt)
     results = _at_each_point(
         points, lambda point: function.grad(point, wrt=names, unconnected=unconnected.value))
-    if trace or explain:
-        _show_the_chain_rule(function, results, names, trace, mode, seed_dir, explain, max_rows)
     fmt = _format(format)
+    if trace or explain:  # JSON has every step: --max-rows is for people reading
+        steps = None if fmt is Format.json else max_rows
+        _show_the_chain_rule(function, results, names, trace, mode, seed_dir, explain, steps)
     if fmt is Format.plain and (trace or explain):
         for result in results:
             for key in ("trace", "explain"):
@@ -142,7 +143,7 @@ def _show_the_chain_rule(function, results, names, trace, mode, seed_dir, explai
     from gradcli.points import read_point
     from gradcli.trace import trace as follow
 
-    directions = [read_point(text) for text in seed_dir or []]
+    directions = [read_point(text, option="--seed-dir") for text in seed_dir or []]
     for result in results:
         if trace:
             result.extra["trace"] = follow(function, result.point, names, mode.value, directions)

@@ -105,7 +105,7 @@ def check(
 
     at_points = _points(at if points is None or not at else at[:1])
     function = _function(expression, at_points, of, max_memory)
-    claimed = read_point(grad_) if grad_ is not None else None
+    claimed = read_point(grad_, option="--grad") if grad_ is not None else None
     names = _names(wrt)
     options = Options(method.value, rtol, atol, eps, strict, order, sweep, full_limit, probes,
                       seed).resolved()

@@ -26,6 +26,8 @@ from gradcli.cli_common import (
 )
 from gradcli.errors import UsageError
 
+# Help text is Rich markup: a '[' before a letter is escaped (\\[f1, f2]) or it would vanish.
+
 
 class DiffFormat(str, enum.Enum):
     text = "text"
@@ -67,9 +69,8 @@ def diff(
     """
     from gradcli.api import parse
     from gradcli.cli_common import _read_expression
-    from gradcli.symbolic import derivatives
-
     from gradcli.spec import is_spec
+    from gradcli.symbolic import derivatives
 
     if is_spec(expression):
         raise UsageError("diff prints the derivative of an expression; for a model spec "
@@ -120,10 +121,10 @@ def jacobian(expression: ExpressionArg, at: AtOption = None, wrt: WrtOption = No
              unconnected: UnconnectedOption = Zero.none, of: OfOption = None,
              max_memory: MemoryOption = DEFAULT_MEMORY,
              format: FormatOption = None) -> None:  # noqa: A002
-    """The Jacobian of a vector-valued EXPRESSION, written [f1, f2, ...], at each --at point:
+    """The Jacobian of a vector-valued EXPRESSION, written \\[f1, f2, ...], at each --at point:
     a row per output entry, a column per variable (reverse mode, a pass per row).
 
-    Example: gradcli jacobian "[x*y, sin(x), x + y]" --at x=1,y=2
+    Example: gradcli jacobian "\\[x*y, sin(x), x + y]" --at x=1,y=2
     """
     from gradcli import derivatives
 
@@ -135,7 +136,7 @@ def jacobian(expression: ExpressionArg, at: AtOption = None, wrt: WrtOption = No
 def _direction(text: str) -> dict:
     from gradcli.points import read_point
 
-    return read_point(text)
+    return read_point(text, option="--v")
 
 
 @_errors_to_exit_codes
@@ -144,7 +145,7 @@ def jvp(expression: ExpressionArg, v: DirectionOption, at: AtOption = None,
         format: FormatOption = None) -> None:  # noqa: A002
     """The Jacobian-vector product J·v of EXPRESSION at each --at point (forward mode).
 
-    Example: gradcli jvp "[x*y, sin(x)]" --at x=1,y=2 --v x=1
+    Example: gradcli jvp "\\[x*y, sin(x)]" --at x=1,y=2 --v x=1
     """
     from gradcli import derivatives
 

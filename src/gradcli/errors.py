@@ -37,6 +37,8 @@ class InputError(GradcliError):
         if self.text is None or self.column is None:
             return self.message
         where = {"point": "in --at, ", "domain": "in --domain, "}.get(self.source, "")
+        if self.source.startswith("--"):  # the option the text was given with
+            where = f"in {self.source}, "
         return f"{self.message}\n{caret_excerpt(self.text, self.line, self.column, where, path=self.path)}"
 
     def in_file(self, text: str, line: int, path: str) -> InputError:

@@ -99,8 +99,9 @@ class Explanation:
         return [line for name, step in self.trees.items() for line in step.lines(name)]
 
 
-def explain(f: Function, point: Mapping[str, object], name: str, limit: int = 200) -> Step:
-    """The tree of rules for d/d`name` of `f` at `point`, of at most `limit` steps."""
+def explain(f: Function, point: Mapping[str, object], name: str, limit: int | None = None
+            ) -> Step:
+    """The tree of rules for d/d`name` of `f` at `point`, of at most `limit` steps (None: all)."""
     f, _, point, _ = f._prepare(point, False)
     variable = f.variable_node(name)
     if any(node.shape for node in f.graph.nodes[:f.output.index + 1] if node.op is VARIABLE):
@@ -123,7 +124,7 @@ def explain(f: Function, point: Mapping[str, object], name: str, limit: int = 20
         for arg in nodes[index].inputs:
             if arg.index not in found or arg.index == variable.index:
                 continue
-            if count >= limit:
+            if limit is not None and count >= limit:
                 step.children.append(Step("…", "", None, f"more steps left out (limit {limit})"))
                 stack.clear()
                 break

@@ -14,13 +14,24 @@ from gradcli.initializers import load_array
 from gradcli.parsing import parse_point
 
 
-def read_point(text: str, warnings: list[str] | None = None) -> dict[str, object]:
+def read_point(text: str, warnings: list[str] | None = None, option: str = "--at"
+               ) -> dict[str, object]:
     """The values of one point, in the order given: 'x=2,y=3' -> {'x': 2.0, 'y': 3.0}; an
-    array value is a float64 array.
+    array value is a float64 array. An error names `option`, where the text was given (--at,
+    --grad, --v, --seed-dir).
 
     A value that comes out nan or inf from finite numbers (x=log(-1)) is kept, and a sentence
     saying where it came from is appended to `warnings`.
     """
+    try:
+        return _read_point(text, warnings)
+    except InputError as error:
+        if error.source == "point" and option != "--at":
+            error.source = option
+        raise
+
+
+def _read_point(text: str, warnings: list[str] | None) -> dict[str, object]:
     bindings, used = parse_point(text)
     if used:
         name, (line, column) = next(iter(used.items()))
