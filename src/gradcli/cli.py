@@ -126,11 +126,13 @@ def grad(
     if trace or explain:  # JSON has every step: --max-rows is for people reading
         steps = None if fmt is Format.json else max_rows
         _show_the_chain_rule(function, results, names, trace, mode, seed_dir, explain, steps)
-    if fmt is Format.plain and (trace or explain):
+    if fmt is Format.plain and (trace or explain):  # each point's lines, then its gradient
         for result in results:
             for key in ("trace", "explain"):
                 if key in result.extra:
                     print("\n".join(result.extra[key].lines()))
+            _emit([result], fmt)
+        return
     _emit(results, fmt, table=(lambda render: _chain_rule_view(max_rows))
           if trace or explain else None)
 
