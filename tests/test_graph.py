@@ -1,11 +1,10 @@
 """The graph: structural sharing, fan-out, and no recursion anywhere."""
 
 import math
-import sys
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
+from support import shallow_stack
 
 import gradcli
 from gradcli.graph import ancestors
@@ -47,19 +46,6 @@ def test_fan_out_accumulates(text, gradient, x, y):
     assert result.unconnected == []
 
 
-@contextmanager
-def shallow_stack(frames=120):
-    """A recursion limit just above the current depth: any recursion over the graph fails."""
-    depth = 0
-    frame = sys._getframe()
-    while frame is not None:
-        depth, frame = depth + 1, frame.f_back
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(depth + frames)
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(old)
 
 
 def test_expression_nested_100000_deep():

@@ -5,12 +5,11 @@ import os
 import re
 import shutil
 import stat
-import sys
 from collections import Counter
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
+from support import shallow_stack
 
 from gradcli.api import Function, parse
 from gradcli.errors import UsageError
@@ -59,18 +58,6 @@ def number_after(line: str, prefix: str) -> float:
     return float(line[len(prefix):])
 
 
-@contextmanager
-def shallow_stack(frames=120):
-    """A recursion limit just above the current depth: any recursion over the graph fails."""
-    depth, frame = 0, sys._getframe()
-    while frame is not None:
-        depth, frame = depth + 1, frame.f_back
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(depth + frames)
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(old)
 
 
 # DOT
