@@ -9,9 +9,10 @@ formula of any depth prints in time proportional to its length.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 
-from gradcli.graph import Node
+from gradcli.graph import Node, ancestors
 from gradcli.ops.core import ATOM, CONSTANT, PRODUCT, SIGN, VARIABLE, Call, Infix, Postfix, Prefix
 from gradcli.printing import precedence, settings, to_text, write
 
@@ -24,7 +25,7 @@ GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "
 
 
 def name_tex(name: str) -> str:
-    """x1 -> x_{1}, alpha -> \\alpha, w_out -> w_{out}, lr -> \\mathrm{lr}."""
+    """x1 -> x_{1}, theta_0 -> \\theta_{0}, alpha -> \\alpha, w_out -> w_{out}, lr -> \\mathrm{lr}."""
     match = re.fullmatch(r"([A-Za-z]+?)_?(\d+|_\w+)?", name)
     if match is None:
         return r"\mathrm{" + name.replace("_", r"\_") + "}"
@@ -38,14 +39,35 @@ def name_tex(name: str) -> str:
     return stem
 
 
+def unique_names(names) -> dict[str, str]:
+    """The LaTeX of each name, upright and as written where two would read the same (x1 and
+    x_1 are both x_{1}: they become \\mathrm{x1} and \\mathrm{x\\_1})."""
+    tex = {name: name_tex(name) for name in names}
+    counts = Counter(tex.values())
+    return {name: t if counts[t] == 1 else r"\mathrm{" + name.replace("_", r"\_") + "}"
+            for name, t in tex.items()}
+
+
 def _function(name: str) -> str:
     name = RENAMED.get(name, name)
     return "\\" + name if name in KNOWN else r"\operatorname{" + name.replace("_", r"\_") + "}"
 
 
-def to_latex(root: Node, names: Mapping[int, str] | None = None) -> str:
-    """The LaTeX of `root`; a node `names` names (below the root) is written as its name."""
-    return write(root, _pieces, names, name_tex, (r"\left(", r"\right)"))
+def to_latex(root: Node, names: Mapping[int, str] | None = None,
+             variables: Mapping[str, str] | None = None) -> str:
+    """The LaTeX of `root`; a node `names` names (below the root) is written as its name, a
+    variable as `variables` writes it (default: unique_names of the variables of `root`)."""
+    if variables is None:
+        variables = unique_names(sorted({n.attrs[0] for n in ancestors([root])
+                                         if n.op is VARIABLE}))
+    tex = variables
+
+    def pieces(node: Node) -> list:
+        if node.op is VARIABLE:
+            return [tex.get(node.attrs[0]) or name_tex(node.attrs[0])]
+        return _pieces(node)
+
+    return write(root, pieces, names, lambda n: tex.get(n) or name_tex(n), (r"\left(", r"\right)"))
 
 
 def _pieces(node: Node) -> list:

@@ -15,7 +15,9 @@ SymPy, this treats x/x as 1 and x*0 as 0 wherever x is defined: the value is unc
 except where x is nan or infinite.
 
 One loop over the graph in evaluation order, no recursion; a form used once is taken over by
-its consumer instead of copied, so long sums and products simplify in linear time.
+its consumer instead of copied, so long sums and products simplify in linear time; a large
+form used by several consumers stays one shared node (the prefix and suffix products of a
+reverse pass), so that nothing is multiplied out into every term.
 """
 
 from __future__ import annotations
@@ -56,6 +58,13 @@ class Form:
             coeff, factors = next(iter(self.terms.values()))
             return coeff, factors
         return None
+
+
+SHARED = 8  # terms and factors of a form beyond which several consumers share it as a node
+
+
+def _size(form: Form) -> int:
+    return len(form.terms) + sum(len(factors) for _, factors in form.terms.values())
 
 
 def _key(factors: dict) -> Key:
@@ -118,9 +127,18 @@ class Simplifier:
         for node in self.nodes:
             self.forms[node.index] = self._form(node)
 
+    def form(self, node: Node) -> Form:
+        """The form of `node` as its consumer sees it: a large form that several consumers use
+        is one atom to each (a node of its own), so that the prefix and suffix products of a
+        reverse pass stay shared instead of being multiplied out into every term."""
+        form = self.forms[node.index]
+        if self.uses.get(node.index, 0) > 1 and _size(form) > SHARED:
+            return Form.atom(self.node(node.index))
+        return form
+
     def take(self, node: Node) -> Form:
         """The form of `node`, to be changed by its consumer: its own when no one else uses it."""
-        form = self.forms[node.index]
+        form = self.form(node)
         return form if self.uses.get(node.index, 0) == 1 else form.copy()
 
     def _form(self, node: Node) -> Form:
@@ -135,7 +153,7 @@ class Simplifier:
             return Form(float(value))
         args = node.inputs
         if op is add or op is sub:
-            a, b = self.forms[args[0].index], self.forms[args[1].index]
+            a, b = self.form(args[0]), self.form(args[1])
             scale = 1.0 if op is add else -1.0
             if len(b.terms) > len(a.terms) and op is add and self.uses.get(args[1].index) == 1:
                 return _add_into(b, a)
@@ -157,7 +175,7 @@ class Simplifier:
         return Form.atom(rebuilt)
 
     def _product(self, left: Node, right: Node, invert: bool) -> Form:
-        a, b = self.forms[left.index], self.forms[right.index]
+        a, b = self.form(left), self.form(right)
         if not b.terms and (b.const != 0.0 or not invert):
             return _scale(self.take(left), 1.0 / b.const if invert else b.const)
         if not a.terms and not invert:
@@ -180,7 +198,7 @@ class Simplifier:
             return Form(1.0)
         if c == 1.0:
             return self.take(base)
-        term = self.forms[base.index].single()
+        term = self.form(base).single()
         if term is not None and float(c).is_integer() and term[0] != 0.0:
             coeff, factors = term
             powered = {i: (b, e * c) for i, (b, e) in factors.items()}

@@ -19,9 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from gradcli.api import Function
+from gradcli.autodiff import UNCONNECTED, backward
 from gradcli.errors import PointError, ShapeError, suggest
 from gradcli.graph import Node, ancestors
-from gradcli.latex import name_tex, to_latex
+from gradcli.latex import to_latex, unique_names
 from gradcli.ops.core import CONSTANT, POWER, VARIABLE, Prefix, is_literal, literal
 from gradcli.printing import to_text
 from gradcli.simplify import simplify
@@ -41,7 +42,14 @@ class Derivatives:
         return [None if node is None else to_text(node, self.where) for node in self.nodes]
 
     def latex(self) -> list[str | None]:
-        return [None if node is None else to_latex(node, self.where) for node in self.nodes]
+        tex = self._tex()
+        return [None if node is None else to_latex(node, self.where, tex) for node in self.nodes]
+
+    def _tex(self) -> dict[str, str]:
+        """Distinct LaTeX for every variable and binding name."""
+        names = {n.attrs[0] for root in self.nodes if root is not None
+                 for n in ancestors([root]) if n.op is VARIABLE}
+        return unique_names(sorted(names | set(self.variables) | set(self.where.values())))
 
     def bindings(self, latex: bool = False) -> list[tuple[str, str]]:
         """(name, definition) of each binding, each before its first use."""
@@ -50,15 +58,18 @@ class Derivatives:
         out = []
         for index in sorted(self.where):
             node = nodes[index]
-            shown = to_latex(node, self.where) if latex else to_text(node, self.where)
-            out.append((name_tex(self.where[index]) if latex else self.where[index], shown))
+            if latex:
+                tex = self._tex()
+                out.append((tex[self.where[index]], to_latex(node, self.where, tex)))
+            else:
+                out.append((self.where[index], to_text(node, self.where)))
         return out
 
     def label(self, name: str, latex: bool = False) -> str:
         n = self.order
         if latex:
             power = f"^{{{n}}}" if n > 1 else ""
-            return rf"\frac{{\partial{power} f}}{{\partial {name_tex(name)}{power}}}"
+            return rf"\frac{{\partial{power} f}}{{\partial {self._tex()[name]}{power}}}"
         return f"d/d{name}" if n == 1 else f"d{n}/d{name}{n}"
 
     def to_dict(self) -> dict:
@@ -100,15 +111,16 @@ def derivatives(f: Function, wrt: Sequence[str] | None = None, order: int = 1,
                              f"{suggest(name, f.variables)}")
     raw: list[Node | None] = []
     for name in names:
-        g: Function | None = f
-        reached = 0
-        while g is not None and reached < order:
-            g = g.derivative(name)
+        variable = f.variable_node(name)
+        g = f.gradient_node(name)  # one reverse pass serves every variable
+        reached = 1
+        while g is not UNCONNECTED and reached < order:
+            g = backward(g, [variable]).gradient(variable)
             reached += 1
-        if g is None:
+        if g is UNCONNECTED:
             raw.append(None if reached == 1 else literal(f.graph, 0.0))
         else:
-            raw.append(g.output)
+            raw.append(g)
     present = [node for node in raw if node is not None]
     simple = iter(simplify(present))
     nodes = [None if node is None else next(simple) for node in raw]

@@ -11,6 +11,7 @@ import numpy as np
 from gradcli.graph import Node
 from gradcli.ops.core import (
     COMPARISON,
+    CONSTANT,
     POWER,
     PRODUCT,
     SIGN,
@@ -20,6 +21,7 @@ from gradcli.ops.core import (
     Primitive,
     broadcast,
     is_literal,
+    literal,
     uniform_value,
 )
 
@@ -139,9 +141,17 @@ pow = Primitive(  # noqa: A001 - the name of the operation
 
 
 def _comparison(name: str, symbol: str, test) -> Primitive:
-    """A comparison gives 1.0 or 0.0 and carries no gradient to either side."""
+    """A comparison gives 1.0 or 0.0 and carries no gradient to either side. Of two literal
+    numbers it is a literal (0.0 too: a comparison's zero has no sign to keep)."""
+
+    def fold(a: Node, b: Node) -> Node | None:
+        numbers = [node.attrs[0] for node in (a, b) if node.op is CONSTANT and not node.shape]
+        if len(numbers) == 2:  # literals or named constants (pi, e)
+            return literal(a.graph, float(test(*numbers)))
+        return None
+
     return Primitive(
-        name, lambda a, b: test(a, b) * 1.0, (None, None),
+        name, lambda a, b: test(a, b) * 1.0, (None, None), simplify=fold,
         notation=Infix(symbol, COMPARISON, spaced=True), folds=True, analytic=False,
         commutative=name in ("eq", "ne"), doc=f"a {symbol} b: 1 where true, 0 where false",
     )
@@ -156,12 +166,22 @@ ne = _comparison("ne", "!=", np.not_equal)
 
 COMPARISONS = {op.printed.symbol: op for op in (lt, le, gt, ge, eq, ne)}
 
+def _simplify_where(c: Node, a: Node, b: Node) -> Node | None:
+    """A literal condition picks its branch (when that branch has the result's shape)."""
+    if is_literal(c):
+        chosen = a if c.attrs[0] != 0.0 else b
+        if chosen.shape == broadcast(c.shape, a.shape, b.shape):
+            return chosen
+    return None
+
+
 where = Primitive(
     "where", lambda c, a, b: np.where(c, a, b),
     (None,
      lambda g, ans, c, a, b: where(c, g, 0.0),
      lambda g, ans, c, a, b: where(c, 0.0, g)),
-    analytic=False, doc="a where c is nonzero, else b; the gradient follows the branch taken",
+    simplify=_simplify_where, analytic=False,
+    doc="a where c is nonzero, else b; the gradient follows the branch taken",
 )
 
 # Sugar on nodes, so rules are written as formulas. Comparisons stay functions (lt, eq, ...):
