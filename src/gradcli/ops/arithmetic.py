@@ -11,7 +11,6 @@ import numpy as np
 from gradcli.graph import Node
 from gradcli.ops.core import (
     COMPARISON,
-    CONSTANT,
     POWER,
     PRODUCT,
     SIGN,
@@ -20,6 +19,7 @@ from gradcli.ops.core import (
     Prefix,
     Primitive,
     broadcast,
+    is_constant,
     is_literal,
     literal,
     uniform_value,
@@ -145,7 +145,7 @@ def _comparison(name: str, symbol: str, test) -> Primitive:
     numbers it is a literal (0.0 too: a comparison's zero has no sign to keep)."""
 
     def fold(a: Node, b: Node) -> Node | None:
-        numbers = [node.attrs[0] for node in (a, b) if node.op is CONSTANT and not node.shape]
+        numbers = [node.attrs[0] for node in (a, b) if is_constant(node) and not node.shape]
         if len(numbers) == 2:  # literals or named constants (pi, e)
             return literal(a.graph, float(test(*numbers)))
         return None
