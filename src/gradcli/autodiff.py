@@ -125,13 +125,19 @@ def vjp(node: Node, k: int, g: Node) -> Node:
     """The cotangent that `node`'s argument `k` receives from the cotangent `g` of `node`: the
     argument's VJP rule from the table, summed back to the argument's shape where the argument
     was broadcast. The argument must carry a gradient (its rule is not None)."""
+    contribution = apply_rule(node, k, g)
+    shape = node.inputs[k].shape
+    if contribution.shape != shape:  # the argument was broadcast: sum it back
+        contribution = sum_to(contribution, shape=shape)
+    return contribution
+
+
+def apply_rule(node: Node, k: int, g: Node) -> Node:
+    """The VJP rule of `node`'s argument `k` applied to `g`, with the node's static attributes
+    (and, for a variadic operation, which argument it is): of the broadcast shape."""
     op = node.op
     rule = op.rules(len(node.inputs))[k]
     attrs = dict(zip(op.params, node.attrs, strict=True)) if op.params else {}
     if op.variadic:
         attrs["argument"] = k
-    contribution = rule(g, node, *node.inputs, **attrs)
-    shape = node.inputs[k].shape
-    if contribution.shape != shape:  # the argument was broadcast: sum it back
-        contribution = sum_to(contribution, shape=shape)
-    return contribution
+    return rule(g, node, *node.inputs, **attrs)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from gradcli.autodiff import UNCONNECTED, backward, vjp
+from gradcli.autodiff import UNCONNECTED, apply_rule, backward, vjp
 from gradcli.graph import Node, ancestors
 from gradcli.ops.core import literal, variable
 from gradcli.ops.reduction import sum_
@@ -39,12 +39,7 @@ def tangent_name(name: str) -> str:
 def partial(node: Node, k: int) -> Node:
     """∂node/∂(argument k) of an elementwise operation, entry by entry: the argument's VJP
     rule at the cotangent 1."""
-    op = node.op
-    rule = op.rules(len(node.inputs))[k]
-    attrs = dict(zip(op.params, node.attrs, strict=True)) if op.params else {}
-    if op.variadic:
-        attrs["argument"] = k
-    return rule(literal(node.graph, 1.0), node, *node.inputs, **attrs)
+    return apply_rule(node, k, literal(node.graph, 1.0))
 
 
 def push(node: Node, k: int, tangent: Node) -> Node:
