@@ -39,7 +39,7 @@ from gradcli.initializers import format_bytes
 from gradcli.ops.core import VARIABLE
 from gradcli.parsing import Parsed, parse_expression
 from gradcli.printing import shorten, to_text
-from gradcli.report import EvalResult, GradResult
+from gradcli.report import EvalResult, GradResult, number_or_array
 
 UNCONNECTED_MODES = ("none", "zero", "error")
 
@@ -329,10 +329,7 @@ def _read_point(at: Mapping[str, object]) -> dict[str, object]:
 
 def _shaped(value, batch: tuple[int, ...] | None):
     """A float for a number, a fresh array otherwise (of the batch's shape, in a batch)."""
-    array = np.asarray(value, dtype=np.float64)
-    if batch is not None:
-        array = np.broadcast_to(array, batch)
-    return float(array) if array.ndim == 0 else array.copy()
+    return number_or_array(np.broadcast_to(value, batch) if batch is not None else value)
 
 
 def _names(names: Sequence[str]) -> str:

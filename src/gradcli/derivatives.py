@@ -24,7 +24,7 @@ from gradcli.errors import PointError, ShapeError, UsageError, suggest
 from gradcli.evaluation import nonfinite_warnings
 from gradcli.forward import TANGENT, tangent_name, tangent_variable, tangents
 from gradcli.ops.core import variable
-from gradcli.report import DerivativeResult
+from gradcli.report import DerivativeResult, number_or_array
 
 MAX_ENTRIES = 4096  # rows or columns of a Hessian or Jacobian (it has up to this squared)
 
@@ -62,7 +62,7 @@ def jvp(f: Function, at: Mapping[str, object], v: Mapping[str, object],
     inputs = {**point, **direction_inputs(f, names, v)}
     values = f._run([f.output] + ([tangent] if tangent is not None else []), inputs)
     result = values[tangent.index] if tangent is not None else np.zeros(f.output.shape)
-    return _result(f, given, point, "jvp", names, _scalar_or_array(result), values, unconnected)
+    return _result(f, given, point, "jvp", names, number_or_array(result), values, unconnected)
 
 
 def hvp(f: Function, at: Mapping[str, object], v: Mapping[str, object],
@@ -166,10 +166,10 @@ def _shape(node, given: Mapping, name: str) -> tuple[int, ...]:
 
 def _value(values: Mapping, node, shape: tuple[int, ...], unconnected: str):
     if node is UNCONNECTED:
-        return None if unconnected == "none" else _scalar_or_array(np.zeros(shape))
+        return None if unconnected == "none" else number_or_array(np.zeros(shape))
     if node is None:
-        return _scalar_or_array(np.zeros(shape))
-    return _scalar_or_array(np.broadcast_to(values[node.index], shape))
+        return number_or_array(np.zeros(shape))
+    return number_or_array(np.broadcast_to(values[node.index], shape))
 
 
 def _entries(values: Mapping, node, shape: tuple[int, ...], unconnected: str) -> list:
@@ -178,11 +178,6 @@ def _entries(values: Mapping, node, shape: tuple[int, ...], unconnected: str) ->
     if value is None:
         return [None] * size
     return [float(x) for x in np.ravel(value)]
-
-
-def _scalar_or_array(value):
-    array = np.asarray(value, dtype=np.float64)
-    return float(array) if array.ndim == 0 else array.copy()
 
 
 def _limit(count: int, what: str) -> None:
@@ -196,6 +191,6 @@ def _result(f: Function, given, point, kind, names, result, values, unconnected
             ) -> DerivativeResult:
     warnings = f.notes + nonfinite_warnings([f.output], values, show=f.show)
     shapes = {n: _shape(f.variable_node(n), given, n) for n in names}
-    return DerivativeResult(f.name, given, _scalar_or_array(values[f.output.index]), warnings,
+    return DerivativeResult(f.name, given, number_or_array(values[f.output.index]), warnings,
                             kind=kind, variables=list(names), result=result, shapes=shapes,
                             inputs=point)

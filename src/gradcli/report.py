@@ -31,6 +31,12 @@ def jsonable(value, path: str, notes: list[str]):
     return text
 
 
+def number_or_array(value):
+    """A float for a number, a fresh float64 array otherwise: how results hold values."""
+    array = np.asarray(value, dtype=np.float64)
+    return float(array) if array.ndim == 0 else array.copy()
+
+
 def _plain(value) -> str:
     if value is None:
         return "None"

@@ -31,7 +31,7 @@ from gradcli.forward import TANGENT, partial, tangent_variable, tangents
 from gradcli.graph import Node, ancestors
 from gradcli.ops.core import CONSTANT, VARIABLE, variable
 from gradcli.printing import to_text
-from gradcli.report import jsonable
+from gradcli.report import jsonable, number_or_array
 
 SUBSCRIPTS = str.maketrans("-0123456789", "₋₀₁₂₃₄₅₆₇₈₉")
 BAR, DOT = "\u0304", "\u0307"  # combining macron (adjoint) and dot above (tangent)
@@ -199,8 +199,8 @@ def trace(f: Function, point: Mapping[str, object], wrt: Sequence[str] | None = 
                 f"{bar} {sign} v{BAR}{subscript(numbers[step.source.index])} · "
                 f"∂{source}/∂{names[step.target.index]}",
                 values[step.target.index], bar, formula,
-                _number(values[partial_node.index]) if partial_node is not None else None,
-                _number(values[step.contribution.index]), _number(values[step.adjoint.index]),
+                number_or_array(values[partial_node.index]) if partial_node is not None else None,
+                number_or_array(values[step.contribution.index]), number_or_array(values[step.adjoint.index]),
                 step.accumulated))
     else:
         seeds = {node.index: tangent_variable(node) for name in f.variables
@@ -227,7 +227,7 @@ def trace(f: Function, point: Mapping[str, object], wrt: Sequence[str] | None = 
             else:
                 formula = _formula(tangent, dot_names, own)
             result.tangent.append(TangentStep(step.node, step.op, step.definition, step.value, own,
-                                              formula, [_number(r[tangent.index]) for r in runs]))
+                                              formula, [number_or_array(r[tangent.index]) for r in runs]))
     connected = {name for name in asked if f.gradient_node(name) is not UNCONNECTED}
     for name in asked:
         if name not in connected:
@@ -243,7 +243,7 @@ def _primal(result: Trace, nodes, numbers, names, values) -> None:
         node = nodes[index]
         definition = node.attrs[0] if node.op is VARIABLE else to_text(node, names)
         result.primal.append(PrimalStep(names[index], k, node.op.name if node.inputs else "input",
-                                        definition, _number(values[index])))
+                                        definition, number_or_array(values[index])))
 
 
 def _partials(backward, names) -> list[tuple[Node | None, str]]:
@@ -304,7 +304,3 @@ def _unreached(f: Function, name: str, names: Mapping[int, str]) -> Unreached:
                      f"no path from the output that carries a gradient: every path passes "
                      f"through {', '.join(blockers)}, which has no gradient")
 
-
-def _number(value):
-    array = np.asarray(value)
-    return float(array) if array.ndim == 0 else array
