@@ -41,35 +41,35 @@ class Derivatives:
     def texts(self) -> list[str | None]:
         return [None if node is None else to_text(node, self.where) for node in self.nodes]
 
-    def latex(self) -> list[str | None]:
-        tex = self._tex()
+    def latex(self, tex: dict[str, str] | None = None) -> list[str | None]:
+        tex = tex or self._tex()
         return [None if node is None else to_latex(node, self.where, tex) for node in self.nodes]
+
+    def _roots(self) -> list[Node]:
+        return [node for node in self.nodes if node is not None]
 
     def _tex(self) -> dict[str, str]:
         """Distinct LaTeX for every variable and binding name."""
-        names = {n.attrs[0] for root in self.nodes if root is not None
-                 for n in ancestors([root]) if n.op is VARIABLE}
+        names = {n.attrs[0] for n in ancestors(self._roots()) if n.op is VARIABLE}
         return unique_names(sorted(names | set(self.variables) | set(self.where.values())))
 
-    def bindings(self, latex: bool = False) -> list[tuple[str, str]]:
-        """(name, definition) of each binding, each before its first use."""
-        nodes = {node.index: node for root in self.nodes if root is not None
-                 for node in ancestors([root])}
-        out = []
-        for index in sorted(self.where):
-            node = nodes[index]
-            if latex:
-                tex = self._tex()
-                out.append((tex[self.where[index]], to_latex(node, self.where, tex)))
-            else:
-                out.append((self.where[index], to_text(node, self.where)))
-        return out
+    def bindings(self, tex: dict[str, str] | None = None) -> list[tuple[str, str]]:
+        """(name, definition) of each binding, each before its first use; in LaTeX with the
+        names `tex` gives."""
+        if not self.where:
+            return []
+        nodes = {node.index: node for node in ancestors(self._roots())}
+        if tex is None:
+            return [(self.where[i], to_text(nodes[i], self.where)) for i in sorted(self.where)]
+        return [(tex[self.where[i]], to_latex(nodes[i], self.where, tex))
+                for i in sorted(self.where)]
 
-    def label(self, name: str, latex: bool = False) -> str:
+    def label(self, name: str, tex: dict[str, str] | None = None) -> str:
+        """d/dx (d2/dx2 ...), or in LaTeX with the names `tex` gives."""
         n = self.order
-        if latex:
+        if tex is not None:
             power = f"^{{{n}}}" if n > 1 else ""
-            return rf"\frac{{\partial{power} f}}{{\partial {self._tex()[name]}{power}}}"
+            return rf"\frac{{\partial{power} f}}{{\partial {tex[name]}{power}}}"
         return f"d/d{name}" if n == 1 else f"d{n}/d{name}{n}"
 
     def to_dict(self) -> dict:
@@ -84,14 +84,15 @@ class Derivatives:
 
     def to_text(self, latex: bool = False) -> str:
         """One derivative alone, or one line per variable (`d/dx = ...`); then the bindings."""
-        texts = self.latex() if latex else self.texts()
+        tex = self._tex() if latex else None
+        texts = self.latex(tex) if latex else self.texts()
         shown = [text if text is not None else "None" for text in texts]
         if len(shown) == 1:
             lines = shown
         else:
-            lines = [f"{self.label(name, latex)} = {text}"
+            lines = [f"{self.label(name, tex)} = {text}"
                      for name, text in zip(self.variables, shown, strict=True)]
-        lines += [f"  where {name} = {text}" for name, text in self.bindings(latex)]
+        lines += [f"  where {name} = {text}" for name, text in self.bindings(tex)]
         return "\n".join(lines)
 
 
