@@ -23,7 +23,7 @@ from gradcli.forward import partial, tangents
 from gradcli.graph import Node
 from gradcli.ops import add, div, mul, neg, sub
 from gradcli.ops import pow as power
-from gradcli.ops.core import VARIABLE, Call, literal
+from gradcli.ops.core import Call, literal
 from gradcli.printing import to_text
 from gradcli.report import jsonable
 from gradcli.simplify import simplify
@@ -104,7 +104,7 @@ def explain(f: Function, point: Mapping[str, object], name: str, limit: int | No
     """The tree of rules for d/d`name` of `f` at `point`, of at most `limit` steps (None: all)."""
     f, _, point, _ = f._prepare(point, False)
     variable = f.variable_node(name)
-    if any(node.shape for node in f.graph.nodes[:f.output.index + 1] if node.op is VARIABLE):
+    if any(f.shapes.values()):
         raise UsageError("--explain narrates derivatives of functions of numbers; for arrays, "
                          "use --trace")
     if variable is None:
