@@ -9,7 +9,8 @@ The API is imported on first use, so `import gradcli` (and the command line) sta
 
 __version__ = "0.1.0"
 
-__all__ = ["Function", "parse", "grad", "evaluate", "check", "GradcliError", "__version__"]
+__all__ = ["Function", "parse", "grad", "evaluate", "check", "custom_vjp", "GradcliError",
+           "__version__"]
 
 
 def __getattr__(name: str):
@@ -21,6 +22,10 @@ def __getattr__(name: str):
         from gradcli.checking import check
 
         return check
+    if name == "custom_vjp":
+        from gradcli.python_rules import custom_vjp
+
+        return custom_vjp
     if name == "evaluate":
         from gradcli.api import evaluate_at
 

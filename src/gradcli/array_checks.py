@@ -30,6 +30,7 @@ from gradcli.compare import (
 )
 from gradcli.errors import UsageError
 from gradcli.evaluation import evaluate
+from gradcli.graph import ancestors
 
 SEVERITY = {"unconnected": 0, "pass": 1, "kink": 2, "inconclusive": 3, "fail": 4}
 GUILTY_LIMIT = 16  # bisection stops after finding this many wrong entries
@@ -110,6 +111,7 @@ def _line(function: Function, point: Mapping[str, object], name: str, direction:
     """t -> f(x + t d): the function along a direction of the array variable `name`."""
     base = np.asarray(point[name], dtype=np.float64)
     output = function.output
+    nodes = ancestors([output])
 
     def f(ts: np.ndarray) -> np.ndarray:
         ts = np.asarray(ts)
@@ -117,7 +119,7 @@ def _line(function: Function, point: Mapping[str, object], name: str, direction:
         for t in ts.ravel():
             inputs = dict(point)
             inputs[name] = base + t * direction
-            values.append(evaluate([output], inputs)[output.index])
+            values.append(evaluate([output], inputs, nodes)[output.index])
         return np.array(values).reshape(ts.shape)
 
     return f

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 import sys
 from typing import Annotated
 
@@ -13,10 +14,10 @@ from gradcli.cli_common import (
     AtOption,
     ExpressionArg,
     Format,
-    FormatOption,
     MemoryOption,
     OfOption,
     _at_each_point,
+    _bytes,
     _emit,
     _errors_to_exit_codes,
     _format,
@@ -25,6 +26,13 @@ from gradcli.cli_common import (
     _points,
 )
 from gradcli.errors import UsageError
+
+
+class CheckFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+    plain = "plain"
+    github = "github"
 
 
 class Method(str, enum.Enum):
@@ -87,31 +95,56 @@ def check(
                         "variable.", show_default=False, metavar="FILE")] = None,
     of: OfOption = None,
     max_memory: MemoryOption = DEFAULT_MEMORY,
-    format: FormatOption = None,  # noqa: A002
+    format: Annotated[CheckFormat | None, typer.Option(
+        "--format", help="Output format: table (default on a terminal), json (one object per "
+                         "point, or per rule, per line), plain (default otherwise), or github "
+                         "(GitHub Actions annotations on the failing lines).",
+        show_default=False)] = None,  # noqa: A002
 ) -> None:
     """Check the gradient of EXPRESSION at each --at point against a numerical reference.
 
     Verdicts: pass, fail, inconclusive (the reference cannot decide), kink (a valid subgradient
-    passes), unconnected (confirmed 0). Exit code 0 all pass, 1 any fail, 3 inconclusive.
+    passes), unconnected (confirmed 0). Exit code 0 all pass, 1 any fail, 3 inconclusive, 2
+    bad input.
 
     EXPRESSION may be a model spec file (FILE.grad): every entry of every param is checked
-    (up to --full-limit per param; random directions above it).
+    (up to --full-limit per param; random directions above it). A spec with derivative rules
+    (grad, vjp) or check statements has those checked instead: each rule against its def at
+    --points points (default 10) sampled from its domain.
+
+    EXPRESSION may be a Python file (path/to/ops.py) or module (pkg.ops): every function it
+    defines with @custom_vjp is checked against its VJP. Importing it runs its code, as pytest
+    does: check only code you trust.
 
     Examples: gradcli check "x**2*sin(x)" --at x=2 --grad x=1.9726;  gradcli check
-    examples/mlp.grad
+    examples/mlp.grad;  gradcli check examples/rules.grad --format github
     """
     from gradcli.checking import Options, check_function, work
     from gradcli.points import read_point
 
+    options = Options(method.value, rtol, atol, eps, strict, order, sweep, full_limit, probes,
+                      seed)
+    fmt = format if format is not None else CheckFormat(_format(None).value)
+    mode = _mode(expression)
+    if mode is not None:
+        given = [name for name, value in (("--at", at), ("--wrt", wrt), ("--grad", grad_),
+                                          ("--domain", domain), ("--of", of), ("--sweep", sweep))
+                 if value] + (["--order 2"] if order != 1 else [])
+        if given:
+            where = ("domain and check statements" if mode == "rules"
+                     else "custom_vjp(shapes=..., domain=...)")
+            raise UsageError(f"{given[0]} is not for checking rules: their points come from "
+                             f"their {where}")
+        reports = _rules(expression, mode, options, points, seed, max_memory)
+        _emit_checks(reports, fmt, junit, strict, tables="rule_tables")
+        return
     at_points = _points(at if points is None or not at else at[:1])
     function = _function(expression, at_points, of, max_memory)
     claimed = read_point(grad_, option="--grad") if grad_ is not None else None
     names = _names(wrt)
-    options = Options(method.value, rtol, atol, eps, strict, order, sweep, full_limit, probes,
-                      seed).resolved()
-    fmt = _format(format)
+    options = options.resolved()
     progress = None
-    if fmt is Format.table and sys.stderr.isatty():
+    if fmt is CheckFormat.table and sys.stderr.isatty():
         from gradcli import render
 
         total = points or sum(work(function, point, names, options) for point, _ in at_points)
@@ -126,7 +159,20 @@ def check(
     finally:
         if progress is not None:
             progress.close()
-    _emit(reports, fmt, table=lambda render: render.check_tables)
+    _emit_checks(reports, fmt, junit, strict, tables="check_tables")
+
+
+def _emit_checks(reports: list, fmt: CheckFormat, junit: str | None, strict: bool,
+                 tables: str) -> None:
+    """The reports in the format, the JUnit file, and the exit code of the worst verdict."""
+    if fmt is CheckFormat.github:
+        from gradcli.annotations import github_lines
+
+        for warning in (w for report in reports for w in report.warnings):
+            print(f"gradcli: warning: {warning}", file=sys.stderr)
+        print("\n".join(github_lines(reports)))
+    else:
+        _emit(reports, Format(fmt.value), table=lambda render: getattr(render, tables))
     if junit is not None:
         from gradcli.junit import write_junit
 
@@ -137,6 +183,45 @@ def check(
                 from None
     codes = {report.exit_code for report in reports}
     raise typer.Exit(1 if 1 in codes else 3 if 3 in codes else 0)
+
+
+_MODULE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
+
+
+def _mode(argument: str) -> str | None:
+    """'rules' for a spec with rules or check statements, 'python' for a Python file or
+    module (pkg.ops, a dotted name that is no transpose x.T), None otherwise."""
+    from gradcli.spec import is_spec
+
+    if is_spec(argument):
+        from gradcli.rule_files import has_rules
+        from gradcli.spec import read_spec
+
+        return "rules" if has_rules(read_spec(argument)) else None
+    if argument.endswith(".py") and "\n" not in argument:
+        return "python"
+    if _MODULE.fullmatch(argument) and not argument.endswith(".T"):
+        return "python"
+    return None
+
+
+def _rules(target: str, mode: str, options, count: int | None, seed: int, max_memory: str
+           ) -> list:
+    """The reports of every rule of a spec, or of every custom_vjp of a Python module."""
+    from gradcli.rules import DEFAULT_POINTS, check_target
+
+    count = DEFAULT_POINTS if count is None else count
+    if mode == "rules":
+        from gradcli.rule_files import check_file
+
+        return check_file(target, options, count, seed, _bytes(max_memory))
+    from gradcli.python_rules import load
+
+    _, functions = load(target)
+    if options.method == "mpmath":
+        raise UsageError("--method mpmath evaluates a definition written in a spec; a Python "
+                         "function runs in float64 (use ridders, central or complex)")
+    return [check_target(function.target(), options, count, seed) for function in functions]
 
 
 def _sampled(function, options, claimed, names, at, count, seed, domain_text, progress) -> list:

@@ -78,7 +78,7 @@ def along(function: Function, point: Mapping[str, object], name: str, entry: tup
     others held at the point. A function of numbers takes all abscissae in one vectorised
     evaluation; one with arrays inside is evaluated once per abscissa."""
     output = function.output
-    if not entry and not any(node.shape for node in ancestors([output])):
+    if not entry and not any(node.shape or not node.op.batches for node in ancestors([output])):
         def f(xs: np.ndarray) -> np.ndarray:
             inputs = dict(point)
             inputs[name] = xs
@@ -86,6 +86,7 @@ def along(function: Function, point: Mapping[str, object], name: str, entry: tup
 
         return f
     base = np.asarray(point[name], dtype=np.float64)
+    nodes = ancestors([output])
 
     def one(x):
         inputs = dict(point)
@@ -95,7 +96,7 @@ def along(function: Function, point: Mapping[str, object], name: str, entry: tup
         else:
             value = x
         inputs[name] = value
-        return evaluate([output], inputs)[output.index]
+        return evaluate([output], inputs, nodes)[output.index]
 
     def f(xs: np.ndarray) -> np.ndarray:
         xs = np.asarray(xs)

@@ -154,6 +154,8 @@ def derivative(output: Node, point: Mapping[str, object], name: str,
                         else:
                             value = t
                     values[node.index] = value
+                elif node.op.passthrough:  # a custom function: the value of its body
+                    values[node.index] = values[node.inputs[-1].index]
                 else:
                     arguments = [values[i.index] for i in node.inputs]
                     attrs = dict(zip(node.op.params, node.attrs, strict=True))

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from gradcli.graph import Node, ancestors
 from gradcli.ops.core import ATOM, CONSTANT, PRODUCT, SIGN, VARIABLE, Call, Infix, Postfix, Prefix
-from gradcli.printing import precedence, settings, to_text, write
+from gradcli.printing import precedence, settings, shown_inputs, to_text, write
 
 KNOWN = {"sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "log", "arcsin", "arccos", "arctan",
          "sec", "csc", "cot", "coth"}
@@ -78,7 +78,7 @@ def _pieces(node: Node) -> list:
         text = to_text(node)
         return [name_tex(text) if text.isidentifier() else text]
     notation = op.printed
-    args = node.inputs
+    args = shown_inputs(node)
     if isinstance(notation, Call):
         if notation.name == "sqrt":
             return [r"\sqrt{", (args[0], False), "}"]

@@ -61,14 +61,32 @@ class Binding:
 
 
 @dataclass
-class Statement:
-    """One statement of a spec: `name = value` or `param name = value`."""
+class DomainItem:
+    """`x[3, 4] = -1:1` in a domain statement: a shape and bounds, each optional."""
 
-    kind: str  # "assign" or "param"
     name: str
-    value: Node
+    shape: tuple[int, ...] | None
+    bounds: tuple[Node, Node] | None
+    column: int
+
+
+@dataclass
+class Statement:
+    """One statement of a spec: `name = value`, `param name = value`, `def f(x) = body`,
+    `grad f(x) = body`, `vjp f(x) = body`, `domain f: items` or `check name at point`.
+
+    The body of def, grad and vjp (and the point of check) is kept as text, `body`, which
+    starts at column `body_column`: it is read again at each use (see gradcli.custom)."""
+
+    kind: str  # "assign", "param", "def", "grad", "vjp", "domain" or "check"
+    name: str
+    value: Node | None  # the value of an assignment
     line: int
     column: int
+    params: tuple[str, ...] = ()
+    body: str = ""
+    body_column: int = 0
+    domain: list[DomainItem] = field(default_factory=list)
 
 
 @dataclass
@@ -80,6 +98,7 @@ class Scope:
     shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     names: Mapping[str, Node] = field(default_factory=dict)
     calls: Mapping[str, Callable[..., object]] = field(default_factory=dict)
+    functions: Mapping[str, object] = field(default_factory=dict)  # a spec's defs (custom)
 
 
 def grammar_text() -> str:
@@ -129,6 +148,14 @@ class _Builder(Transformer):
         self.source = source
         self.scope = scope
         self.positions: dict[str, tuple[int, int]] = {}
+
+    def state(self) -> tuple:
+        """What `reset` sets: saved around a parse inside a parse (a custom function's body,
+        read while the statement that calls it is parsed)."""
+        return self.text, self.graph, self.source, self.scope, self.positions
+
+    def restore(self, state: tuple) -> None:
+        self.text, self.graph, self.source, self.scope, self.positions = state
 
     def _error(self, cls, message: str, token: Token):
         return cls(message, self.text, token.line, token.column, source=self.source)
@@ -254,6 +281,9 @@ class _Builder(Transformer):
     def call(self, token: Token, arguments=None):
         name = str(token)
         arguments = arguments or []
+        custom = self.scope.functions.get(name)
+        if custom is not None:
+            return self._custom_call(custom, token, arguments)
         if name in self.scope.calls:
             return self._evaluated_call(name, token, arguments)
         entry = BY_NAME.get(name)
@@ -272,6 +302,18 @@ class _Builder(Transformer):
         except ShapeError as error:
             shown = ", ".join(shorten(to_text(a), 20) for a in args if isinstance(a, Node))
             raise self._located(error, f"{name}({shown})", token) from None
+
+    def _custom_call(self, custom, token: Token, arguments: list) -> Node:
+        """A call of a function the spec defines: its body, read for these arguments."""
+        for argument in arguments:
+            if not isinstance(argument, Node):
+                where = getattr(argument, "token", token)
+                raise self._error(ArityError, f"{custom.name} takes its arguments by position "
+                                  f"(usage: {custom.signature})", where)
+        try:
+            return custom.call(arguments)
+        except InputError as error:
+            raise self._error(type(error), error.message, token) from None
 
     def _evaluated_call(self, name: str, token: Token, arguments: list) -> Node:
         """A call of the scope (an initializer): constant arguments in, an array out."""
@@ -319,8 +361,50 @@ class _Builder(Transformer):
     def statement(self, statement: Statement | None = None) -> Statement | None:
         return statement
 
+    # custom functions and their rules: the body is text, read at each use
+    def parameters(self, *names: Token) -> list[Token]:
+        return list(names)
 
-_lock = threading.Lock()
+    def definition(self, keyword: Token, token: Token, params: list[Token], body: Token):
+        return self._rule(keyword, token, params, body)
+
+    def rule(self, keyword: Token, token: Token, params: list[Token], body: Token) -> Statement:
+        return self._rule(keyword, token, params, body)
+
+    def _rule(self, keyword: Token, token: Token, params: list[Token], body: Token) -> Statement:
+        names = [str(p) for p in params]
+        for k, param in enumerate(params):
+            if str(param) in names[:k]:
+                raise self._error(NameResolutionError, f"parameter '{param}' is named twice",
+                                  param)
+        return Statement(str(keyword), str(token), None, token.line, token.column, tuple(names),
+                         str(body), body.column)
+
+    def domain(self, keyword: Token, token: Token, *items: DomainItem) -> Statement:
+        return Statement("domain", str(token), None, token.line, token.column, domain=list(items))
+
+    def domain_item(self, token: Token, bracket: Token | None, *rest) -> DomainItem:
+        *sizes, low, _, high = rest
+        shape = None
+        if bracket is not None:
+            shape = tuple(self._size(size) for size in sizes)
+        bounds = (low, high) if low is not None else None
+        return DomainItem(str(token), shape, bounds, token.column)
+
+    def _size(self, token: Token) -> int:
+        if not str(token).isdigit():
+            raise self._error(ParseError, "a size must be a whole number", token)
+        return int(str(token))
+
+    def check(self, keyword: Token, token: Token, at: Token, body: Token) -> Statement:
+        return Statement("check", str(token), None, token.line, token.column, body=str(body),
+                         body_column=body.column)
+
+    def rule_body(self, *values: Node) -> list[Node]:
+        return [value for value in values if value is not None]
+
+
+_lock = threading.RLock()  # reentrant: a custom function's body is read inside a parse
 _parser: Lark | None = None
 _builder: _Builder | None = None
 
@@ -329,7 +413,8 @@ def _get_parser() -> tuple[Lark, _Builder]:
     global _parser, _builder
     if _parser is None:
         _builder = _Builder()
-        _parser = Lark(grammar_text(), parser="lalr", start=["expression", "point", "statement"],
+        _parser = Lark(grammar_text(), parser="lalr",
+                       start=["expression", "point", "statement", "rule_body"],
                        transformer=_builder, maybe_placeholders=True)
     return _parser, _builder
 
@@ -339,6 +424,7 @@ def _run(text: str, start: str, source: str, scope: Scope | None = None,
     with _lock:
         parser, builder = _get_parser()
         graph = graph if graph is not None else Graph()
+        outer = builder.state()
         builder.reset(text, graph, source, scope or Scope())
         try:
             result = parser.parse(text, start=start)
@@ -346,7 +432,7 @@ def _run(text: str, start: str, source: str, scope: Scope | None = None,
             raise describe(error, text, source) from None
         finally:
             positions = builder.positions
-            builder.reset("", Graph(), "expression", Scope())
+            builder.restore(outer)
         return result, graph, positions
 
 
@@ -366,6 +452,14 @@ def parse_point(text: str) -> tuple[list[Binding], dict[str, tuple[int, int]]]:
                          source="point")
     bindings, _, positions = _run(text, "point", "point")
     return bindings, positions
+
+
+def parse_rule_body(text: str, graph: Graph, scope: Scope, source: str = "expression"
+                    ) -> tuple[list[Node], dict[str, tuple[int, int]]]:
+    """The body of a def, grad or vjp, built into `graph`: one node, or one per argument for a
+    tuple `(a, b)`; and the names it uses that the scope does not know."""
+    values, _, positions = _run(text, "rule_body", source, scope, graph)
+    return values, positions
 
 
 def parse_statement(text: str, graph: Graph, scope: Scope, source: str

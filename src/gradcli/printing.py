@@ -87,6 +87,11 @@ def settings(node: Node) -> list[str]:
     return [text for text in texts if text is not None]
 
 
+def shown_inputs(node: Node) -> tuple[Node, ...]:
+    """The inputs a formula shows: all but the hidden body of a custom function."""
+    return node.inputs[:-1] if node.op.passthrough else node.inputs
+
+
 def precedence(node: Node) -> int:
     """How tightly the text of `node` binds, from the precedence table."""
     if node.op is CONSTANT or node.op is VARIABLE:
@@ -155,7 +160,7 @@ def to_text(root: Node, names: Mapping[int, str] | None = None, explicit: bool =
     def pieces(node: Node) -> list:
         if node.op is CONSTANT or node.op is VARIABLE:
             return [_leaf(node)[0]]
-        operands = [_operand(i) for i in node.inputs]
+        operands = [_operand(i) for i in shown_inputs(node)]
         if _minus_of_product(node) and not explicit:
             operands = [(node.inputs[0], SIGN, False)]  # -x*y: (-x)*y is the same node
         if explicit:
@@ -193,7 +198,7 @@ def write(root: Node, pieces: Callable[[Node], list], names: Mapping[int, str] |
 def apply_text(node: Node, values: Sequence[float]) -> str:
     """The operation of `node` applied to numbers, e.g. 'log(-2)' or '1/0'."""
     operands = []
-    for value in values:
+    for value in values[:len(values) - node.op.passthrough]:
         text = format_number(value)
         operands.append((text, SIGN if text.startswith("-") else ATOM, text.startswith("-")))
     pieces = _layout(node.op.printed, operands, node.attrs,

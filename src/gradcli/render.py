@@ -134,6 +134,39 @@ def _count(n: int, kind: str) -> str:
     return f"{n} {singular if n == 1 else kind}"
 
 
+def rule_tables(reports: Sequence, console: Console) -> None:
+    """Per rule (gradcli.rules), each argument's worst result: where, the values, the errors,
+    the verdict; the sentences of what failed; then a summary."""
+    table = Table(box=box.SIMPLE_HEAVY, title=Text("custom derivative rules", style="bold"),
+                  title_justify="left")
+    for column in ("rule", "arg", "rule gives", "reference", "rel err", "tol", "points",
+                   "verdict"):
+        table.add_column(column, justify="left" if column in ("rule", "arg", "verdict")
+                         else "right")
+    for report in reports:
+        place = f"{report.target.path}:{report.target.line}"
+        for k, row in enumerate(report.rows):
+            c = row.check
+            name = c.variable + (str(c.index) if c.index is not None else "")
+            table.add_row(f"{report.title}\n[dim]{place}[/dim]" if k == 0 else "", name,
+                          _g(c.analytic, 12), _g(c.numeric, 12), _g(c.rel_error, 2),
+                          _g(c.tolerance, 2), str(report.points) if k == 0 else "",
+                          Text(c.verdict, style=VERDICT_STYLE[c.verdict]))
+    console.print(table)
+    for report in reports:
+        for sentence in report.failures():
+            console.print(Text(f"  {report.target.path}:{report.target.line}: {sentence}",
+                               style="red" if report.verdict == "fail" else "yellow"))
+    verdicts = [r.verdict for r in reports]
+    overall = "fail" if "fail" in verdicts else "inconclusive" if "inconclusive" in verdicts \
+        else "pass"
+    summary = Text()
+    summary.append(overall.upper(), style=VERDICT_STYLE[overall])
+    summary.append(f"  {len(reports)} checked: " + ", ".join(
+        f"{verdicts.count(v)} {v}" for v in ("pass", "fail", "inconclusive") if verdicts.count(v)))
+    console.print(summary)
+
+
 def check_tables(reports: Sequence[CheckReport], console: Console) -> None:
     """Per point, the variables worst first: values, errors, tolerance, verdict; then a summary.
     Numbers are rounded for reading; --format json has them in full."""

@@ -22,6 +22,8 @@ import numpy as np
 
 from gradcli import ops
 from gradcli.api import Function, check_memory
+from gradcli.custom import Definition
+from gradcli.definitions import Check, Sampled, read_rule_statement
 from gradcli.errors import (
     InputError,
     MemoryLimitError,
@@ -55,6 +57,10 @@ class Spec:
     inputs: list[str] = field(default_factory=list)
     last: str | None = None  # the last assignment (not a param)
     warnings: list[str] = field(default_factory=list)  # data that is not finite, and where
+    functions: dict[str, Definition] = field(default_factory=dict)  # def, with their rules
+    domains: dict[str, dict[str, Sampled]] = field(default_factory=dict)  # per function
+    checks: list[Check] = field(default_factory=list)  # check statements
+    first_use: dict[str, int] = field(default_factory=dict)  # function -> line of first call
     _starts: list[int] = field(default_factory=list)  # first node index of each statement
     _start_lines: list[int] = field(default_factory=list)
 
@@ -73,6 +79,12 @@ class Spec:
 
     def error(self, cls, message: str, line: int, column: int) -> InputError:
         return cls(message, self.text, line, column, "spec", self.path)
+
+    @property
+    def rules(self) -> list[Definition]:
+        """The functions with a rule, in the order of their rules."""
+        ruled = [d for d in self.functions.values() if d.rule is not None]
+        return sorted(ruled, key=lambda d: d.rule.line)
 
 
 def is_spec(argument: str) -> bool:
@@ -101,13 +113,20 @@ def build_spec(text: str, path: str, folder: Path, shapes: Mapping[str, tuple[in
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         target = _target(line)
-        scope = Scope(shapes, spec.names, initializers(target, folder, budget))
+        scope = Scope(shapes, spec.names, initializers(target, folder, budget), spec.functions)
         start = len(spec.graph)
+        calls = {name: d.calls for name, d in spec.functions.items()}
         try:
             statement, used = parse_statement(line, spec.graph, scope, "spec")
         except InputError as error:
             raise error.in_file(text, number, path) from None
         if statement is None:
+            continue
+        for name, definition in spec.functions.items():
+            if definition.calls > calls[name]:
+                spec.first_use.setdefault(name, number)
+        if statement.kind not in ("assign", "param"):
+            read_rule_statement(spec, statement, number)
             continue
         spec._starts.append(start)
         spec._start_lines.append(number)
@@ -122,9 +141,6 @@ def build_spec(text: str, path: str, folder: Path, shapes: Mapping[str, tuple[in
         spec.inputs.append(name)
         spec.positions[name] = (number, column)
     spec.positions = dict(sorted(spec.positions.items(), key=lambda item: item[1]))
-    if spec.last is None:
-        raise spec.error(UsageError, "the spec assigns no value to differentiate (its last "
-                         "assignment is the output)", max(1, text.count("\n")), 1)
     return spec
 
 
@@ -191,7 +207,17 @@ def spec_function(path: str, of: str | None = None,
                   max_memory: float | None = None) -> Function:
     """The Function of the spec in `path`: its output `of` (the last assignment by default) as
     a function of its params and inputs; params default to their initial values."""
-    spec = read_spec(path, shapes, max_memory)
+    return function_of(read_spec(path, shapes, max_memory), of, max_memory, shapes)
+
+
+def function_of(spec: Spec, of: str | None = None, max_memory: float | None = None,
+                shapes: Mapping[str, tuple[int, ...]] | None = None) -> Function:
+    """The Function of a spec read for `shapes`: see `spec_function`."""
+    path = spec.path
+    if spec.last is None:
+        what = (" (it has rules: `gradcli check` checks them)" if spec.rules else "")
+        raise spec.error(UsageError, "the spec assigns no value to differentiate (its last "
+                         f"assignment is the output){what}", max(1, spec.text.count("\n")), 1)
     output_name = of if of is not None else spec.last
     if output_name not in spec.names:
         raise UsageError(f"--of {output_name}: the spec assigns no '{output_name}'"

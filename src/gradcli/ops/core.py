@@ -98,6 +98,8 @@ class Primitive:
     shape: Callable[..., tuple[int, ...]] | None = None
     variadic: bool = False
     rearranges: bool = False  # every entry of the output is an entry of the (one) input
+    passthrough: bool = False  # its value is its last input's (a custom function's body, hidden)
+    batches: bool = True  # built for numbers, its forward also takes arrays of points
     doc: str = field(default="", compare=False)
 
     @property
