@@ -95,11 +95,11 @@ def check(
                         "variable.", show_default=False, metavar="FILE")] = None,
     of: OfOption = None,
     max_memory: MemoryOption = DEFAULT_MEMORY,
-    format: Annotated[CheckFormat | None, typer.Option(
+    format: Annotated[CheckFormat | None, typer.Option(  # noqa: A002
         "--format", help="Output format: table (default on a terminal), json (one object per "
                          "point, or per rule, per line), plain (default otherwise), or github "
                          "(GitHub Actions annotations on the failing lines).",
-        show_default=False)] = None,  # noqa: A002
+        show_default=False)] = None,
 ) -> None:
     """Check the gradient of EXPRESSION at each --at point against a numerical reference.
 

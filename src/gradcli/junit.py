@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-
 def _point(point: dict) -> str:
     return ", ".join(f"{name}={value!r}" for name, value in point.items())
 

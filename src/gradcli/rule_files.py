@@ -74,7 +74,7 @@ def check_statement(spec: Spec, check: Check, options: Options, max_memory: floa
     function = function_of(spec, check.name, max_memory)
     report = check_function(function, check.point, options)
     target = Target(check.name, "check", spec.path, check.line, tuple(function.variables),
-                    lambda *_: None, signature=check.text)
+                    lambda *_: None, signature=check.text, claim="autodiff")
     rows = [Row(result, dict(check.point)) for result in report.results]
     return RuleReport(target, report.method, rows, 1, 0, "", options.strict, report.warnings)
 

@@ -53,6 +53,7 @@ class Target:
     points: list[dict[str, object]] | None = None  # fixed points; sampled when None
     defaults: dict[str, object] = field(default_factory=dict)  # a model's params
     signature: str = ""
+    claim: str = "the rule"  # what gives the gradient checked, in sentences
 
 
 @dataclass
@@ -132,11 +133,12 @@ def describe(report: RuleReport, row: Row) -> str:
     entry = f" entry {c.index}" if c.index is not None else ""
     output = f", output entry {row.output}" if row.output is not None else ""
     point = ", ".join(f"{k}={_short(v)}" for k, v in row.point.items())
-    numbers = (f"the rule gives {c.analytic!r}, the reference {c.numeric!r} (error estimate "
+    claim = report.target.claim
+    numbers = (f"{claim} gives {c.analytic!r}, the reference {c.numeric!r} (error estimate "
                f"{c.error_estimate:.2g}); relative error {c.rel_error:.3g}, tolerance "
                f"{c.tolerance:.3g}")
     if c.analytic is None:
-        numbers = f"the rule gives no gradient, the reference {c.numeric!r}"
+        numbers = f"{claim} gives no gradient, the reference {c.numeric!r}"
     note = f"; {c.note}" if c.note else ""
     return (f"{report.target.name}: d/d{c.variable}{entry}{output} at {point}: {c.verdict}: "
             f"{numbers}{note}")
@@ -174,7 +176,7 @@ def check_target(target: Target, options: Options, count: int = DEFAULT_POINTS, 
     for point in points:
         values = {**target.defaults, **point}
         finite = True
-        for label, function in functions:
+        for _, function in functions:
             own = function.grad(values, wrt=list(target.params))
             numbers = [own.value, *(g for g in own.gradient.values() if g is not None)]
             if not all(all_finite(v) for v in numbers):

@@ -49,5 +49,7 @@ def assert_vjp(fn: Callable, vjp: Callable | None = None, *,
     report = check_target(target, Options(method, rtol, atol, strict=strict, seed=seed))
     if report.verdict != "pass":
         details = "\n".join(f"  {line}" for line in report.failures())
-        raise AssertionError(f"the VJP of {op.__name__} is {'wrong' if report.verdict == 'fail' else 'not confirmed'} "
-                             f"({report.method}, rtol {Options(method, rtol, atol).resolved().rtol:g}):\n{details}")
+        verdict = "wrong" if report.verdict == "fail" else "not confirmed"
+        tolerances = Options(method, rtol, atol).resolved()
+        raise AssertionError(f"the VJP of {op.__name__} is {verdict} ({report.method}, rtol "
+                             f"{tolerances.rtol:g}, atol {tolerances.atol:g}):\n{details}")
