@@ -125,7 +125,7 @@ def check(
     options = Options(method.value, rtol, atol, eps, strict, order, sweep, full_limit, probes,
                       seed)
     fmt = format if format is not None else CheckFormat(_format(None).value)
-    mode = _mode(expression)
+    mode = _mode(expression, _bytes(max_memory))
     if mode is not None:
         given = [name for name, value in (("--at", at), ("--wrt", wrt), ("--grad", grad_),
                                           ("--domain", domain), ("--of", of), ("--sweep", sweep))
@@ -188,7 +188,7 @@ def _emit_checks(reports: list, fmt: CheckFormat, junit: str | None, strict: boo
 _MODULE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
 
 
-def _mode(argument: str) -> str | None:
+def _mode(argument: str, max_memory: float) -> str | None:
     """'rules' for a spec with rules or check statements, 'python' for a Python file or
     module (pkg.ops, a dotted name that is no transpose x.T), None otherwise."""
     from gradcli.spec import is_spec
@@ -197,7 +197,7 @@ def _mode(argument: str) -> str | None:
         from gradcli.rule_files import has_rules
         from gradcli.spec import read_spec
 
-        return "rules" if has_rules(read_spec(argument)) else None
+        return "rules" if has_rules(read_spec(argument, max_memory=max_memory)) else None
     if argument.endswith(".py") and "\n" not in argument:
         return "python"
     if _MODULE.fullmatch(argument) and not argument.endswith(".T"):

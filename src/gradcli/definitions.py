@@ -24,8 +24,8 @@ from gradcli.errors import InputError, NameResolutionError, ParseError, PointErr
 from gradcli.evaluation import evaluate
 from gradcli.graph import ancestors
 from gradcli.ops.core import VARIABLE
-from gradcli.parsing import DomainItem, Statement
 from gradcli.points import read_point
+from gradcli.statements import DomainItem, Statement
 
 
 @dataclass(frozen=True)

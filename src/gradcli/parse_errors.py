@@ -19,7 +19,8 @@ _TERMINALS = {
     "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'", "SLASH": "'/'", "EQUAL": "'='",
     "COMPARE": "a comparison", "POW": "'**'", "AT": "'@'", "LSQB": "'['", "RSQB": "']'",
     "COLON": "':'", "DOT": "'.'", "STRING": "a quoted text", "PATH": "a file name",
-    "PARAM": "'param'", "$END": "the end of the input",
+    "PARAM": "'param'", "$END": "the end of the input", "BODY": "'=' and a formula",
+    "POINT": "'at' and a point such as x=1",
 }
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, v_args
 from lark.exceptions import UnexpectedInput
 
 from gradcli import arrays, ops
@@ -31,6 +31,7 @@ from gradcli.functions import BY_NAME, CONSTANTS
 from gradcli.graph import Graph, Node
 from gradcli.parse_errors import describe
 from gradcli.printing import shorten, to_text
+from gradcli.statements import Statement, StatementReductions
 
 
 @dataclass
@@ -58,35 +59,6 @@ class Binding:
     line: int
     column: int
     path: str | None = None
-
-
-@dataclass
-class DomainItem:
-    """`x[3, 4] = -1:1` in a domain statement: a shape and bounds, each optional."""
-
-    name: str
-    shape: tuple[int, ...] | None
-    bounds: tuple[Node, Node] | None
-    column: int
-
-
-@dataclass
-class Statement:
-    """One statement of a spec: `name = value`, `param name = value`, `def f(x) = body`,
-    `grad f(x) = body`, `vjp f(x) = body`, `domain f: items` or `check name at point`.
-
-    The body of def, grad and vjp (and the point of check) is kept as text, `body`, which
-    starts at column `body_column`: it is read again at each use (see gradcli.custom)."""
-
-    kind: str  # "assign", "param", "def", "grad", "vjp", "domain" or "check"
-    name: str
-    value: Node | None  # the value of an assignment
-    line: int
-    column: int
-    params: tuple[str, ...] = ()
-    body: str = ""
-    body_column: int = 0
-    domain: list[DomainItem] = field(default_factory=list)
 
 
 @dataclass
@@ -135,7 +107,7 @@ _SYMBOLS = {"add": " + ", "sub": " - ", "mul": "*", "div": "/", "matmul": " @ ",
 
 
 @v_args(inline=True)
-class _Builder(Transformer):
+class _Builder(StatementReductions):
     """Reductions of the grammar, each appending to `self.graph`."""
 
     def __init__(self) -> None:
@@ -351,58 +323,6 @@ class _Builder(Transformer):
 
     def point(self, *bindings: Binding) -> list[Binding]:
         return list(bindings)
-
-    def assign(self, token: Token, value: Node) -> Statement:
-        return Statement("assign", str(token), value, token.line, token.column)
-
-    def param(self, keyword: Token, token: Token, value: Node) -> Statement:
-        return Statement("param", str(token), value, token.line, token.column)
-
-    def statement(self, statement: Statement | None = None) -> Statement | None:
-        return statement
-
-    # custom functions and their rules: the body is text, read at each use
-    def parameters(self, *names: Token) -> list[Token]:
-        return list(names)
-
-    def definition(self, keyword: Token, token: Token, params: list[Token], body: Token):
-        return self._rule(keyword, token, params, body)
-
-    def rule(self, keyword: Token, token: Token, params: list[Token], body: Token) -> Statement:
-        return self._rule(keyword, token, params, body)
-
-    def _rule(self, keyword: Token, token: Token, params: list[Token], body: Token) -> Statement:
-        names = [str(p) for p in params]
-        for k, param in enumerate(params):
-            if str(param) in names[:k]:
-                raise self._error(NameResolutionError, f"parameter '{param}' is named twice",
-                                  param)
-        return Statement(str(keyword), str(token), None, token.line, token.column, tuple(names),
-                         str(body), body.column)
-
-    def domain(self, keyword: Token, token: Token, *items: DomainItem) -> Statement:
-        return Statement("domain", str(token), None, token.line, token.column, domain=list(items))
-
-    def domain_item(self, token: Token, bracket: Token | None, *rest) -> DomainItem:
-        *sizes, low, _, high = rest
-        shape = None
-        if bracket is not None:
-            shape = tuple(self._size(size) for size in sizes)
-        bounds = (low, high) if low is not None else None
-        return DomainItem(str(token), shape, bounds, token.column)
-
-    def _size(self, token: Token) -> int:
-        if not str(token).isdigit():
-            raise self._error(ParseError, "a size must be a whole number", token)
-        return int(str(token))
-
-    def check(self, keyword: Token, token: Token, at: Token, body: Token) -> Statement:
-        return Statement("check", str(token), None, token.line, token.column, body=str(body),
-                         body_column=body.column)
-
-    def rule_body(self, *values: Node) -> list[Node]:
-        return [value for value in values if value is not None]
-
 
 _lock = threading.RLock()  # reentrant: a custom function's body is read inside a parse
 _parser: Lark | None = None
