@@ -12,7 +12,7 @@ import typer
 from gradcli.cli_common import (
     DEFAULT_MEMORY,
     AtOption,
-    ExpressionArg,
+    EXPRESSION_HELP,
     Format,
     MemoryOption,
     OfOption,
@@ -44,7 +44,10 @@ class Method(str, enum.Enum):
 
 @_errors_to_exit_codes
 def check(
-    expression: ExpressionArg,
+    expressions: Annotated[list[str], typer.Argument(
+        help=EXPRESSION_HELP + " Several rule files (FILE.grad with rules) or Python files may "
+                               "be given at once (as pre-commit does).", show_default=False,
+        metavar="EXPRESSION")],
     at: AtOption = None,
     wrt: Annotated[str | None, typer.Option(
         "--wrt", help="Variables to check, comma-separated (default: those of --grad, else "
@@ -125,7 +128,12 @@ def check(
     options = Options(method.value, rtol, atol, eps, strict, order, sweep, full_limit, probes,
                       seed)
     fmt = format if format is not None else CheckFormat(_format(None).value)
-    mode = _mode(expression, _bytes(max_memory))
+    modes = [_mode(text, _bytes(max_memory)) for text in expressions]
+    if len(expressions) > 1 and None in modes:
+        text = expressions[modes.index(None)]
+        raise UsageError(f"one expression or model at a time; several arguments must each be a "
+                         f"spec with rules or a Python file ({text!r} is neither)")
+    expression, mode = expressions[0], modes[0]
     if mode is not None:
         given = [name for name, value in (("--at", at), ("--wrt", wrt), ("--grad", grad_),
                                           ("--domain", domain), ("--of", of), ("--sweep", sweep))
@@ -135,7 +143,8 @@ def check(
                      else "custom_vjp(shapes=..., domain=...)")
             raise UsageError(f"{given[0]} is not for checking rules: their points come from "
                              f"their {where}")
-        reports = _rules(expression, mode, options, points, seed, max_memory)
+        reports = [report for text, kind in zip(expressions, modes, strict=True)
+                   for report in _rules(text, kind, options, points, seed, max_memory)]
         _emit_checks(reports, fmt, junit, strict, tables="rule_tables")
         return
     at_points = _points(at if points is None or not at else at[:1])

@@ -73,7 +73,12 @@ class CustomVJP:
         code = getattr(self.fn, "__code__", None)
         if code is None:
             return "<unknown>", 1
-        return code.co_filename, code.co_firstlineno
+        file = Path(code.co_filename)
+        try:  # relative to the working directory, as CI annotations want it
+            file = file.resolve().relative_to(Path.cwd().resolve())
+        except ValueError:
+            pass
+        return str(file), code.co_firstlineno
 
     def target(self, path: str | None = None) -> Target:
         """What gradcli.rules checks: the function, its VJP, its shapes and domain."""
