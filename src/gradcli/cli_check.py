@@ -11,8 +11,8 @@ import typer
 
 from gradcli.cli_common import (
     DEFAULT_MEMORY,
-    AtOption,
     EXPRESSION_HELP,
+    AtOption,
     Format,
     MemoryOption,
     OfOption,
