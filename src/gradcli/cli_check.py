@@ -141,8 +141,10 @@ def check(
         if given:
             where = ("domain and check statements" if mode == "rules"
                      else "custom_vjp(shapes=..., domain=...)")
+            also = (f"; to check the model's gradient, add a statement such as `check "
+                    f"NAME at x=1` to {expression}" if mode == "rules" else "")
             raise UsageError(f"{given[0]} is not for checking rules: their points come from "
-                             f"their {where}")
+                             f"their {where}{also}")
         reports = [report for text, kind in zip(expressions, modes, strict=True)
                    for report in _rules(text, kind, options, points, seed, max_memory)]
         _emit_checks(reports, fmt, junit, strict, tables="rule_tables")

@@ -32,6 +32,7 @@ from gradcli.errors import ArityError, InputError, NameResolutionError, ShapeErr
 from gradcli.graph import Graph, Node
 from gradcli.ops.core import Primitive
 from gradcli.parsing import Scope, parse_rule_body
+from gradcli.statements import without_comment
 
 
 class RuleError(InputError):
@@ -127,7 +128,7 @@ class Definition:
                 rules = (None,) * n + (_through_body,)
             self._primitives[ruled] = Primitive(
                 self.name, _body_value, rules, shape=_body_shape, passthrough=True,
-                doc=f"{self.signature} = {self.body.strip()} (line {self.line})")
+                doc=f"{self.signature} = {without_comment(self.body)} (line {self.line})")
         return self._primitives[ruled]
 
     def _rule_of(self, k: int):

@@ -25,7 +25,7 @@ from gradcli.evaluation import evaluate
 from gradcli.graph import ancestors
 from gradcli.ops.core import VARIABLE
 from gradcli.points import read_point
-from gradcli.statements import DomainItem, Statement
+from gradcli.statements import DomainItem, Statement, without_comment
 
 
 @dataclass(frozen=True)
@@ -170,5 +170,5 @@ def _check(spec: _Spec, statement: Statement, line: int) -> None:
         at = None if error.column is None else statement.body_column + error.column - 1
         raise spec.error(type(error), error.message, line, at or statement.body_column) \
             from None
-    spec.checks.append(Check(statement.name, point, statement.body.strip(), line,
+    spec.checks.append(Check(statement.name, point, without_comment(statement.body), line,
                              statement.column))

@@ -121,9 +121,10 @@ def explain(f: Function, point: Mapping[str, object], name: str, limit: int | No
     stack, seen, count = [(f.output.index, root)], {f.output.index}, 1
     while stack:
         index, step = stack.pop()
-        for arg in nodes[index].inputs:
-            if arg.index not in found or arg.index == variable.index:
-                continue
+        node = nodes[index]
+        for arg, rule in zip(node.inputs, node.op.rules(len(node.inputs)), strict=True):
+            if rule is None or arg.index not in found or arg.index == variable.index:
+                continue  # a custom function's rule stands for its body: not explained
             if limit is not None and count >= limit:
                 step.children.append(Step("…", "", None, f"more steps left out (limit {limit})"))
                 stack.clear()
@@ -161,6 +162,11 @@ def _rule(node: Node, found, variable: Node) -> str:
         if arg is variable:
             return f"derivative of {name}: d/du {name}(u) = {outer}"
         return f"chain rule: let u = {to_text(arg)}; ({name}(u))' = {outer}*u'"
+    if node.op.passthrough:  # a function of the spec (gradcli.custom)
+        if connected[-1]:
+            return f"through the definition of {node.op.name}"
+        return (f"chain rule through {node.op.name}, by its own rule: the derivatives of its "
+                "arguments, each times the rule's partial derivative")
     return (f"chain rule through {node.op.name}: the derivatives of its arguments, each "
             f"times its partial derivative")
 

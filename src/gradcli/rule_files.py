@@ -59,6 +59,10 @@ def check_statement(spec: Spec, check: Check, options: Options, max_memory: floa
         if definition.rule is None:
             raise spec.error(NameResolutionError, f"{check.name} has no rule to check (write "
                              f"grad {definition.signature} = ...)", check.line, check.column)
+        unknown = [name for name in check.point if name not in definition.params]
+        if unknown:
+            raise spec.error(NameResolutionError, f"check {check.name}: '{unknown[0]}' is not a "
+                             f"parameter of {definition.signature}", check.line, check.column)
         missing = [p for p in definition.params if p not in check.point]
         if missing:
             raise spec.error(NameResolutionError, f"check {check.name}: give every argument "

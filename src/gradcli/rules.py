@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -168,7 +168,7 @@ def check_target(target: Target, options: Options, count: int = DEFAULT_POINTS, 
     variables = [ops.variable(graph, p, shapes[p]) for p in target.params]
     call = target.build(variables, points[0])
     functions, cotangents = _outputs(target, call, options, seed)
-    for _, function in functions:  # the rule is built (and its shapes checked) before any number
+    for _, function, _ in functions:  # the rule is built (its shapes checked) before any number
         function.backward()
     best: dict[str, Row] = {}
     skipped = 0
@@ -176,7 +176,7 @@ def check_target(target: Target, options: Options, count: int = DEFAULT_POINTS, 
     for point in points:
         values = {**target.defaults, **point}
         finite = True
-        for _, function in functions:
+        for _, function, _ in functions:
             own = function.grad(values, wrt=list(target.params))
             numbers = [own.value, *(g for g in own.gradient.values() if g is not None)]
             if not all(all_finite(v) for v in numbers):
@@ -185,16 +185,19 @@ def check_target(target: Target, options: Options, count: int = DEFAULT_POINTS, 
         if not finite:
             skipped += 1
             continue
-        for label, function in functions:
+        for label, function, scale in functions:
             report = check_function(function, values, options, wrt=list(target.params))
             warnings += [w for w in report.warnings if w not in warnings]
             for result in report.results:
-                row = Row(result, dict(point), label)
+                row = Row(_unscaled(result, scale), dict(point), label)
                 if _worse(row, best.get(result.variable)):
                     best[result.variable] = row
         if progress is not None:
             progress()
     if not best:
+        if target.points is not None:
+            raise UsageError(f"{target.path}:{target.line}: {target.name}: the value or the "
+                             f"gradient is not finite at {target.signature or 'the point'}")
         raise UsageError(f"{target.path}:{target.line}: {target.name}: no sampled point has a "
                          "finite value and gradient: narrow its domain")
     rows = [best[p] for p in target.params if p in best]
@@ -213,7 +216,7 @@ def _sample(target: Target, rng: np.random.Generator) -> dict[str, object]:
 
 
 def _outputs(target: Target, call: Node, options: Options, seed: int
-             ) -> tuple[list[tuple[list[int] | None, Function]], str]:
+             ) -> tuple[list[tuple[list[int] | None, Function, float]], str]:
     """The scalar functions that check the call: itself, each entry of it, or random
     projections of it; and what they are, in words."""
     positions = {p: (target.line, 1) for p in target.params}
@@ -224,18 +227,40 @@ def _outputs(target: Target, call: Node, options: Options, seed: int
         f.defaults = dict(target.defaults)
         return f
 
+    rng = np.random.default_rng([seed, 1])
+    # A VJP written by hand may ignore its cotangent or not be linear in it, which a cotangent
+    # of 1 (or one-hot ones) cannot show: the cotangent is c (or c at one entry), c a random
+    # number of random sign, and the numbers reported are divided by it again. A grad rule's
+    # VJP, g * partial, is linear by construction.
+    scale = 1.0
+    if target.kind in ("vjp", "python"):
+        scale = float(rng.choice([-1.0, 1.0]) * rng.uniform(1.25, 1.75))
     if not call.shape:
-        return [(None, function(call))], ""
+        return [(None, function(scale * call), scale)], \
+            "" if scale == 1.0 else f"the cotangent {scale!r}"
     if call.size <= JACOBIAN_LIMIT:
         entries = list(np.ndindex(call.shape))
-        return ([([int(k) for k in entry], function(ops.index(call, key=entry)))
-                 for entry in entries], f"every output entry ({len(entries)})")
-    rng = np.random.default_rng([seed, 1])
+        return ([([int(k) for k in entry], function(scale * ops.index(call, key=entry)), scale)
+                 for entry in entries],
+                f"every output entry ({len(entries)})"
+                + ("" if scale == 1.0 else f", with the cotangent {scale!r}"))
     out = []
+    axes = tuple(range(call.ndim))
     for _ in range(options.probes):
         u = ops.literal(call.graph, rng.standard_normal(call.shape))
-        out.append((None, function(ops.sum_(u * call))))
+        out.append((None, function(ops.sum_(u * call, axis=axes, keepdims=False)), 1.0))
     return out, f"{options.probes} random cotangents (the output has {call.size} entries)"
+
+
+def _unscaled(result: VariableCheck, scale: float) -> VariableCheck:
+    """The check of c*f as the check of f: its numbers divided by the cotangent c."""
+    if scale == 1.0:
+        return result
+    magnitude = abs(scale)
+    return replace(result, analytic=None if result.analytic is None else result.analytic / scale,
+                   numeric=result.numeric / scale, abs_error=result.abs_error / magnitude,
+                   error_estimate=result.error_estimate / magnitude,
+                   tolerance=result.tolerance / magnitude)
 
 
 def _worse(row: Row, other: Row | None) -> bool:

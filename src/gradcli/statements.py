@@ -7,6 +7,7 @@ them, with its `_error(cls, message, token)` that places an error at a token.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from lark import Token, Transformer, v_args
@@ -74,9 +75,9 @@ class StatementReductions(Transformer):
             if str(param) in names[:k]:
                 raise self._error(NameResolutionError, f"parameter '{param}' is named twice",
                                   param)
+        text, column = _rest(body, 1)  # after the '='
         return Statement(str(keyword), str(token), None, token.line, token.column, tuple(names),
-                         str(body)[1:], body.column + 1)  # after the '='
-
+                         text, column)
 
     def domain(self, keyword: Token, token: Token, *items: DomainItem) -> Statement:
         return Statement("domain", str(token), None, token.line, token.column, domain=list(items))
@@ -95,9 +96,26 @@ class StatementReductions(Transformer):
         return int(str(token))
 
     def check(self, keyword: Token, token: Token, point: Token) -> Statement:
-        return Statement("check", str(token), None, token.line, token.column,
-                         body=str(point)[2:], body_column=point.column + 2)  # after the 'at'
-
+        text, column = _rest(point, 2)  # after the 'at'
+        return Statement("check", str(token), None, token.line, token.column, body=text,
+                         body_column=column)
 
     def rule_body(self, *values: Node) -> list[Node]:
         return [value for value in values if value is not None]
+
+
+def _rest(token: Token, keyword: int) -> tuple[str, int]:
+    """The text of a BODY or POINT token after its first `keyword` characters and the spaces
+    that follow them, and the column where that text starts."""
+    text = str(token)[keyword:]
+    stripped = text.lstrip()
+    return stripped, token.column + keyword + len(text) - len(stripped)
+
+
+_COMMENT = re.compile(r"""^(?:[^#"']|"[^"\n]*"|'[^'\n]*')*""")
+
+
+def without_comment(text: str) -> str:
+    """The text before a `#` comment (a # inside quotes is text), for showing a body or a
+    point as written."""
+    return _COMMENT.match(text).group().rstrip()
