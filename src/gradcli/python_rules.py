@@ -143,9 +143,13 @@ def _call(function: Callable, args: Sequence, name: str):
 
 
 def _where(error: BaseException) -> str:
-    """' (at file.py:12)': the last frame of the user's code in the traceback."""
+    """' (at file.py:12)': where a syntax error is, or the last frame of the user's code in the
+    traceback (not gradcli's, not the import machinery's)."""
+    if isinstance(error, SyntaxError) and error.filename:
+        return f" (at {error.filename}:{error.lineno})"
     frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if "gradcli" not in Path(f.filename).parts[-2:-1]]
+              if "gradcli" not in Path(f.filename).parts[-2:-1]
+              and not f.filename.startswith("<frozen")]
     return f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
 
 
@@ -192,13 +196,13 @@ def load(target: str) -> tuple[str, list[CustomVJP]]:
         sys.path.insert(0, str(path.resolve().parent))
         sys.modules[name] = module
         try:
-            _run_import(lambda: spec.loader.exec_module(module), target)
+            _run_import(lambda: spec.loader.exec_module(module), target, None)
         finally:
             sys.path.remove(str(path.resolve().parent))
     else:
         if "" not in sys.path and "." not in sys.path:
             sys.path.insert(0, "")
-        module = _run_import(lambda: importlib.import_module(target), target)
+        module = _run_import(lambda: importlib.import_module(target), target, target)
     found: list[CustomVJP] = []
     for value in vars(module).values():
         if isinstance(value, CustomVJP) and all(value is not f for f in found):
@@ -209,11 +213,14 @@ def load(target: str) -> tuple[str, list[CustomVJP]]:
     return target, found
 
 
-def _run_import(run: Callable, target: str):
+def _run_import(run: Callable, target: str, module: str | None):
+    """Run an import; any exception is the user's code's, reported with where it was raised.
+    `module` is the name imported (None for a file)."""
     try:
         return run()
     except ModuleNotFoundError as error:
-        if error.name and target.startswith(error.name):
+        name = error.name or ""
+        if module is not None and (name == module or module.startswith(name + ".")):
             raise UsageError(f"no module named {target!r} (a file is given as path/to/file.py)") \
                 from None
         raise UsageError(f"importing {target} failed: {type(error).__name__}: {error}"

@@ -216,7 +216,7 @@ def function_of(spec: Spec, of: str | None = None, max_memory: float | None = No
     path = spec.path
     if spec.last is None:
         what = (" (it has rules: `gradcli check` checks them)" if spec.rules else "")
-        raise spec.error(UsageError, "the spec assigns no value to differentiate (its last "
+        raise spec.error(InputError, "the spec assigns no value to differentiate (its last "
                          f"assignment is the output){what}", max(1, spec.text.count("\n")), 1)
     output_name = of if of is not None else spec.last
     if output_name not in spec.names:
