@@ -25,7 +25,7 @@ from gradcli.cli_common import (
     _names,
     _points,
 )
-from gradcli.errors import UsageError
+from gradcli.errors import GradcliError, UsageError
 
 
 class CheckFormat(str, enum.Enum):
@@ -96,6 +96,9 @@ def check(
     junit: Annotated[str | None, typer.Option(
         "--junit", help="Also write a JUnit XML report to FILE, one test case per point and "
                         "variable.", show_default=False, metavar="FILE")] = None,
+    rules_only: Annotated[bool, typer.Option(
+        "--rules-only", help="Check only rules and check statements: a spec without any is "
+                             "skipped, as are several files given at once (pre-commit).")] = False,
     of: OfOption = None,
     max_memory: MemoryOption = DEFAULT_MEMORY,
     format: Annotated[CheckFormat | None, typer.Option(  # noqa: A002
@@ -128,12 +131,14 @@ def check(
     options = Options(method.value, rtol, atol, eps, strict, order, sweep, full_limit, probes,
                       seed)
     fmt = format if format is not None else CheckFormat(_format(None).value)
-    modes = [_mode(text, _bytes(max_memory)) for text in expressions]
-    if len(expressions) > 1 and None in modes:
-        text = expressions[modes.index(None)]
-        raise UsageError(f"one expression or model at a time; several arguments must each be a "
-                         f"spec with rules or a Python file ({text!r} is neither)")
-    expression, mode = expressions[0], modes[0]
+    several = len(expressions) > 1 or rules_only
+    if several:
+        _check_files(expressions, options, points, seed, max_memory, fmt, junit, strict,
+                     [name for name, value in (("--at", at), ("--wrt", wrt), ("--grad", grad_),
+                                               ("--domain", domain), ("--of", of),
+                                               ("--sweep", sweep)) if value])
+    expression = expressions[0]
+    mode = _mode(expression, _bytes(max_memory))
     if mode is not None:
         given = [name for name, value in (("--at", at), ("--wrt", wrt), ("--grad", grad_),
                                           ("--domain", domain), ("--of", of), ("--sweep", sweep))
@@ -145,8 +150,7 @@ def check(
                     f"NAME at x=1` to {expression}" if mode == "rules" else "")
             raise UsageError(f"{given[0]} is not for checking rules: their points come from "
                              f"their {where}{also}")
-        reports = [report for text, kind in zip(expressions, modes, strict=True)
-                   for report in _rules(text, kind, options, points, seed, max_memory)]
+        reports = _rules(expression, mode, options, points, seed, max_memory)
         _emit_checks(reports, fmt, junit, strict, tables="rule_tables")
         return
     at_points = _points(at if points is None or not at else at[:1])
@@ -171,6 +175,38 @@ def check(
         if progress is not None:
             progress.close()
     _emit_checks(reports, fmt, junit, strict, tables="check_tables")
+
+
+def _check_files(targets: list[str], options, points, seed, max_memory: str, fmt, junit,
+                 strict: bool, given: list[str]) -> None:
+    """Several rule files or Python files (or --rules-only): each checked on its own, a file
+    with nothing to check skipped and a file with an error reported, and the others checked
+    all the same; the exit code is the worst, 2 (an error) over 1 over 3 over 0."""
+    if given:
+        raise UsageError(f"{given[0]} is not for checking several files or rules")
+    reports, failed = [], False
+    for target in targets:
+        try:
+            mode = _mode(target, _bytes(max_memory))
+            if mode is None:
+                from gradcli.spec import is_spec
+
+                if not is_spec(target):
+                    raise UsageError(f"{target!r} is not a spec (FILE.grad) or a Python file: "
+                                     "several arguments are checked as files of rules")
+                print(f"gradcli: {target}: no rules or check statements, skipped",
+                      file=sys.stderr)
+                continue
+            reports += _rules(target, mode, options, points, seed, max_memory)
+        except GradcliError as error:
+            print(f"gradcli: error: {error}", file=sys.stderr)
+            failed = True
+    if reports:
+        try:
+            _emit_checks(reports, fmt, junit, strict, tables="rule_tables")
+        except typer.Exit as done:
+            raise typer.Exit(2 if failed else done.exit_code) from None
+    raise typer.Exit(2 if failed else 0)
 
 
 def _emit_checks(reports: list, fmt: CheckFormat, junit: str | None, strict: bool,

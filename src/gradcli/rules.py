@@ -186,7 +186,9 @@ def check_target(target: Target, options: Options, count: int = DEFAULT_POINTS, 
             skipped += 1
             continue
         for label, function, scale in functions:
-            report = check_function(function, values, options, wrt=list(target.params))
+            # c*f is checked with atol*|c|: divided by c again, the tolerance is f's own
+            scaled = options if scale == 1.0 else replace(options, atol=options.atol * abs(scale))
+            report = check_function(function, values, scaled, wrt=list(target.params))
             warnings += [w for w in report.warnings if w not in warnings]
             for result in report.results:
                 row = Row(_unscaled(result, scale), dict(point), label)
