@@ -80,6 +80,16 @@ run gradcli hvp "x**2*y + y**3" --at x=1,y=2 --v x=1,y=0
 # The graph with the local partial on each edge, as Mermaid (renders on GitHub) or DOT.
 run gradcli graph "x**2*sin(x)" --at x=2 --format mermaid
 
+# Hand-written derivative rules against their definitions: all pass (exit 0) ...
+run gradcli check "$here/rules.grad" --format plain
+
+# ... and subtly wrong ones, as GitHub annotations on their lines (exit 1, kept going).
+run gradcli check "$here/broken_rules.grad" --format github
+echo "exit code: $? (1: a rule is wrong)"
+
+# The same in Python: functions with a @custom_vjp.
+run gradcli check "$here/custom_ops.py" --format plain
+
 # Every function and its derivative rule.
 run gradcli functions --format plain
 
