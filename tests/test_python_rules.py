@@ -378,8 +378,7 @@ def test_a_wrong_sign_is_caught_in_one_input_only(cli, tmp_path):
     assert y["numeric"] == pytest.approx(true, rel=1e-8)
 
 
-def test_a_missing_factor_of_2_is_caught(cli, tmp_path):
-    write(tmp_path, "sq.py", HEADER + '''
+SQ_MISSING_2 = '''
 @custom_vjp
 def sq(x):
     return x**2
@@ -387,7 +386,11 @@ def sq(x):
 @sq.defvjp
 def sq_vjp(g, x):
     return (g * x,)
-''')
+'''  # d/dx x**2 is 2*x: the factor 2 is missing
+
+
+def test_a_missing_factor_of_2_is_caught(cli, tmp_path):
+    write(tmp_path, "sq.py", HEADER + SQ_MISSING_2)
     result = cli("sq.py", "--points", "2", "--format", "json")
     assert result.exit_code == 1
     [row] = reports(result)[0]["arguments"]
@@ -665,15 +668,7 @@ def test_the_central_method_checks_a_python_function(cli, tmp_path):
 
 
 def test_junit_and_github_formats_name_the_failing_function(cli, tmp_path):
-    write(tmp_path, "two.py", SOFTPLUS + '''
-@custom_vjp
-def sq(x):
-    return x**2
-
-@sq.defvjp
-def sq_vjp(g, x):
-    return (g * x,)
-''')
+    write(tmp_path, "two.py", SOFTPLUS + SQ_MISSING_2)
     result = cli("two.py", "--points", "1", "--format", "github", "--junit", "out.xml")
     assert result.exit_code == 1, result.stderr
     errors = [line for line in result.stdout.splitlines() if line.startswith("::error ")]

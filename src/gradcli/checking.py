@@ -20,12 +20,15 @@ from gradcli.array_checks import check_array
 from gradcli.array_checks import work as array_work
 from gradcli.compare import (
     DEFAULT,
+    EXIT_CODES,
     RULE,
     Options,
     VariableCheck,
     along,
     check_derivative,
     finite_or_inf,
+    overall,
+    worst_error,
 )
 from gradcli.errors import UsageError
 from gradcli.evaluation import all_finite
@@ -48,14 +51,11 @@ class CheckReport:
 
     @property
     def verdict(self) -> str:
-        verdicts = {r.verdict for r in self.results}
-        if "fail" in verdicts or (self.strict and "kink" in verdicts):
-            return "fail"
-        return "inconclusive" if "inconclusive" in verdicts else "pass"
+        return overall(self.results, self.strict)
 
     @property
     def exit_code(self) -> int:
-        return {"pass": 0, "fail": 1, "inconclusive": 3}[self.verdict]
+        return EXIT_CODES[self.verdict]
 
     def worst(self) -> list[VariableCheck]:
         """The results, worst relative error first."""
@@ -79,10 +79,7 @@ class CheckReport:
         return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False)
 
     def to_plain(self) -> str:
-        # at a kink the central difference is no reference for the analytic value: left out
-        errors = [r.rel_error for r in self.results if r.verdict not in ("kink", "unconnected")]
-        worst = max(errors, key=finite_or_inf) if errors else 0.0
-        return f"{self.verdict} {worst!r}"
+        return f"{self.verdict} {worst_error(self.results)!r}"
 
 
 def _second_order(function: Function, point: Mapping[str, float], names: Sequence[str],

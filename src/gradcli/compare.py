@@ -14,7 +14,7 @@ one-sided derivatives, and the verdict.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -71,6 +71,25 @@ class VariableCheck:
 
 def finite_or_inf(x: float) -> float:
     return x if not math.isnan(x) else math.inf
+
+
+EXIT_CODES = {"pass": 0, "fail": 1, "inconclusive": 3}
+
+
+def overall(results: Iterable[VariableCheck], strict: bool = False) -> str:
+    """The verdict of several derivatives: fail if any fails (or, strict, is a kink), else
+    inconclusive if any is, else pass."""
+    verdicts = {r.verdict for r in results}
+    if "fail" in verdicts or (strict and "kink" in verdicts):
+        return "fail"
+    return "inconclusive" if "inconclusive" in verdicts else "pass"
+
+
+def worst_error(results: Iterable[VariableCheck]) -> float:
+    """The largest relative error (0 if none), leaving out kinks, where the central difference
+    is no reference for the analytic value, and unconnected variables."""
+    errors = [r.rel_error for r in results if r.verdict not in ("kink", "unconnected")]
+    return max(errors, key=finite_or_inf) if errors else 0.0
 
 
 def along(function: Function, point: Mapping[str, object], name: str, entry: tuple = ()):

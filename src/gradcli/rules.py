@@ -26,7 +26,7 @@ from gradcli import ops
 from gradcli.api import Function
 from gradcli.array_checks import SEVERITY
 from gradcli.checking import check_function
-from gradcli.compare import Options, VariableCheck, finite_or_inf
+from gradcli.compare import EXIT_CODES, Options, VariableCheck, finite_or_inf, overall, worst_error
 from gradcli.errors import GradcliError, InputError, UsageError
 from gradcli.evaluation import all_finite
 from gradcli.graph import Graph, Node
@@ -85,14 +85,11 @@ class RuleReport:
 
     @property
     def verdict(self) -> str:
-        verdicts = {row.check.verdict for row in self.rows}
-        if "fail" in verdicts or (self.strict and "kink" in verdicts):
-            return "fail"
-        return "inconclusive" if "inconclusive" in verdicts else "pass"
+        return overall((row.check for row in self.rows), self.strict)
 
     @property
     def exit_code(self) -> int:
-        return {"pass": 0, "fail": 1, "inconclusive": 3}[self.verdict]
+        return EXIT_CODES[self.verdict]
 
     @property
     def title(self) -> str:
@@ -116,9 +113,7 @@ class RuleReport:
         return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False)
 
     def to_plain(self) -> str:
-        errors = [r.check.rel_error for r in self.rows
-                  if r.check.verdict not in ("kink", "unconnected")]
-        worst = max(errors, key=finite_or_inf) if errors else 0.0
+        worst = worst_error(row.check for row in self.rows)
         return f"{self.target.path}:{self.target.line}: {self.title}: {self.verdict} {worst!r}"
 
     def failures(self) -> list[str]:
