@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from pathlib import PurePath
 
 import numpy as np
 from rich import box
@@ -135,22 +136,25 @@ def _count(n: int, kind: str) -> str:
 
 
 def rule_tables(reports: Sequence, console: Console) -> None:
-    """Per rule (gradcli.rules), each argument's worst result: where, the values, the errors,
-    the verdict; the sentences of what failed; then a summary."""
-    table = Table(box=box.SIMPLE_HEAVY, title=Text("custom derivative rules", style="bold"),
+    """Per rule (gradcli.rules), each argument's worst result: where, the values, the error,
+    the verdict; the sentences of what failed; then a summary. --format json has every number."""
+    files = sorted({report.target.path for report in reports})
+    title = files[0] if len(files) == 1 else f"{len(files)} files"
+    table = Table(box=box.SIMPLE_HEAVY, title=Text(f"derivative rules of {title}", style="bold"),
                   title_justify="left")
-    for column in ("rule", "arg", "rule gives", "reference", "rel err", "tol", "points",
-                   "verdict"):
+    for column in ("line", "rule", "arg", "rule gives", "reference", "rel err", "verdict"):
         table.add_column(column, justify="left" if column in ("rule", "arg", "verdict")
-                         else "right")
+                         else "right", no_wrap=column in ("line", "rule", "arg", "verdict"))
     for report in reports:
-        place = f"{report.target.path}:{report.target.line}"
+        target = report.target
+        place = str(target.line) if len(files) == 1 else \
+            f"{PurePath(target.path).name}:{target.line}"
+        rule = f"check {target.name}" if target.kind == "check" else f"{target.kind} {target.name}"
         for k, row in enumerate(report.rows):
             c = row.check
             name = c.variable + (str(c.index) if c.index is not None else "")
-            table.add_row(f"{report.title}\n[dim]{place}[/dim]" if k == 0 else "", name,
-                          _g(c.analytic, 12), _g(c.numeric, 12), _g(c.rel_error, 2),
-                          _g(c.tolerance, 2), str(report.points) if k == 0 else "",
+            table.add_row(place if k == 0 else "", rule if k == 0 else "", name,
+                          _g(c.analytic, 6), _g(c.numeric, 6), _g(c.rel_error, 2),
                           Text(c.verdict, style=VERDICT_STYLE[c.verdict]))
     console.print(table)
     for report in reports:
