@@ -264,7 +264,7 @@ def corpus_params():
             yield pytest.param(case, order, id=f"{case.text}-order{order}")
 
 
-@pytest.mark.parametrize("case, order", corpus_params())
+@pytest.mark.parametrize("case, order", list(corpus_params()))
 def test_diff_matches_sympy(case, order):
     f = parse(case.text)
     result = derivatives(f, order=order)
