@@ -32,12 +32,13 @@ from gradcli.errors import (
     UsageError,
     suggest,
 )
-from gradcli.evaluation import MissingValue, evaluate, nonfinite_warnings
+from gradcli.evaluation import MissingValue, all_finite, evaluate, nonfinite_warnings
 from gradcli.functions import BY_NAME, CONSTANTS
 from gradcli.graph import Graph, Node, ancestors
 from gradcli.initializers import format_bytes
 from gradcli.ops.core import VARIABLE
 from gradcli.parsing import Parsed, parse_expression
+from gradcli.plans import MIN_SIZE, Plan
 from gradcli.printing import shorten, to_text
 from gradcli.report import EvalResult, GradResult, number_or_array
 
@@ -64,6 +65,7 @@ class Function:
         self._rebuild = rebuild
         self._backward: Backward | None = None
         self._variants: dict[tuple, Function] = {}
+        self._plans: dict[tuple, Plan] = {}
         # set for the model of a spec (gradcli.spec): its name in reports, its file, the values
         # of its params, its names that are not variables, how a node is shown (with its line)
         self.label: str | None = None
@@ -122,9 +124,10 @@ class Function:
 
     def evaluate(self, at: Mapping[str, object], *, batch: bool = False) -> EvalResult:
         f, given, point, shape = self._prepare(at, batch)
-        values = f._run([f.output], point)
-        value = _shaped(values[f.output.index], shape)
-        warnings = f.notes + nonfinite_warnings([f.output], values, show=f.show)
+        values, fresh, finite = f._evaluate([f.output], point, batch)
+        value = _shaped(values[f.output.index], shape, f.output.index in fresh)
+        warnings = f.notes + ([] if finite else nonfinite_warnings([f.output], values,
+                                                                    show=f.show))
         return EvalResult(f.name, given, value, warnings, inputs=point)
 
     def _prepare(self, at: Mapping[str, object], batch: bool):
@@ -208,7 +211,8 @@ class Function:
                 f"no path from the output leads to {'it' if len(missing) == 1 else 'them'}"
                 " (or every path goes through an operation with no gradient)")
         connected = [node for node in nodes.values() if node is not UNCONNECTED]
-        values_ = self._run([self.output, *connected], point)
+        values_, fresh, finite = self._evaluate([self.output, *connected], point,
+                                                shape is not None)
         # a name asked for that stands nowhere, neither in the expression nor in the point, is
         # unconnected like any other, and most likely a typo: say so
         notes = [f"'{name}' is not a variable of the expression (its gradient is unconnected)"
@@ -220,15 +224,20 @@ class Function:
                 node = self.variable_node(name)
                 zeros = np.zeros(node.shape if node is not None else np.shape(given.get(name, 0.0)))
                 gradient[name] = None if unconnected == "none" else _shaped(zeros, shape)
-            else:
-                gradient[name] = _shaped(values_[node.index], shape)
-        warnings = self.notes + notes + nonfinite_warnings([self.output], values_, show=self.show)
-        warnings += nonfinite_warnings(connected, values_, " in the gradient", skip=warnings,
-                                       show=self.show)
+            else:  # an array is handed out once: the next result with the same node copies
+                gradient[name] = _shaped(values_[node.index], shape, node.index in fresh
+                                         and node is not self.output)
+                fresh.discard(node.index)
+        warnings = self.notes + notes
+        if not finite:
+            warnings += nonfinite_warnings([self.output], values_, show=self.show)
+            warnings += nonfinite_warnings(connected, values_, " in the gradient", skip=warnings,
+                                           show=self.show)
         if self.path is not None:  # a model: what its gradient says about it
             warnings += zero_gradients(self.output, nodes, values_, self.show)
             warnings += saturated(self.output, values_, self.show)
-        value = _shaped(values_[self.output.index], shape)
+        value = _shaped(values_[self.output.index], shape, self.output.index in fresh
+                        and all(node is not self.output for node in connected))
         return GradResult(self.name, given, value, warnings, gradient, missing, inputs=point)
 
     # helpers
@@ -238,9 +247,26 @@ class Function:
         return self.graph.find(VARIABLE, (name,))
 
     def _run(self, roots: Sequence[Node], point: Mapping[str, object]) -> dict:
+        return self._evaluate(roots, point)[0]
+
+    def _evaluate(self, roots: Sequence[Node], point: Mapping[str, object], batch: bool = False
+                  ) -> tuple[dict, set[int], bool]:
+        """The values of the roots' ancestors, the roots whose arrays are fresh (need no copy),
+        and whether the roots are known to be finite. A large batch is evaluated by a plan that
+        reuses the memory of its arrays (gradcli.plans); where a root is not finite, every value
+        is kept, to say where it came from."""
         nodes = check_memory(roots, self.max_memory) if self.max_memory is not None else None
         try:
-            return evaluate(roots, point, nodes)
+            if not batch or not any(np.size(value) >= MIN_SIZE for value in point.values()):
+                return evaluate(roots, point, nodes), set(), False
+            key = tuple(root.index for root in roots)
+            plan = self._plans.get(key)
+            if plan is None:
+                plan = self._plans[key] = Plan(roots, nodes or ancestors(roots))
+            values, owned = plan.run(point)
+            if not all(all_finite(values[root.index]) for root in roots):
+                return evaluate(roots, point, nodes), set(), False
+            return values, owned, True
         except MissingValue as error:
             line, column = self.positions.get(error.name, (1, None))
             known = [n for n in point if n not in self.positions]
@@ -327,8 +353,11 @@ def _read_point(at: Mapping[str, object]) -> dict[str, object]:
     return given
 
 
-def _shaped(value, batch: tuple[int, ...] | None):
-    """A float for a number, a fresh array otherwise (of the batch's shape, in a batch)."""
+def _shaped(value, batch: tuple[int, ...] | None, fresh: bool = False):
+    """A float for a number, a fresh array otherwise (of the batch's shape, in a batch);
+    `fresh`: the array is the evaluation's own, handed out once, so it is not copied."""
+    if fresh and batch is not None and np.shape(value) == batch:
+        return value
     return number_or_array(np.broadcast_to(value, batch) if batch is not None else value)
 
 

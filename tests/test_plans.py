@@ -1,0 +1,109 @@
+"""Evaluation plans (gradcli.plans) against the plain evaluator: a batch evaluated with its
+arrays' memory reused must give the same values to the bit, hand out arrays that share memory
+with nothing, and keep every warning. Speed is measured in bench/run.py, not here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gradcli
+from gradcli.evaluation import evaluate
+from gradcli.functions import BY_NAME, REQUIRED
+from gradcli.graph import ancestors
+from gradcli.plans import MIN_SIZE, Plan
+
+N = 2 * MIN_SIZE  # large enough for the plan
+RNG = np.random.default_rng(0)
+X = RNG.uniform(0.05, 0.95, N)
+Y = RNG.uniform(-3, 3, N)
+Z = RNG.uniform(1.1, 4, N)
+
+
+def scalar_functions() -> list[str]:
+    """Every function of one or two numbers in the table, applied to variables."""
+    texts = []
+    for name, entry in sorted(BY_NAME.items()):
+        if entry.on_arrays or entry.static or entry.variadic or name != entry.name:
+            continue
+        required = [p for p, d in zip(entry.params, entry.defaults, strict=True) if d is REQUIRED]
+        if len(required) == 1:
+            texts += [f"{name}(x)", f"{name}(y)", f"{name}(z)"]
+        elif len(required) == 2:
+            texts += [f"{name}(x, z)", f"{name}(y, x)"]
+    return texts
+
+
+RANDOM = [  # fan-out, unconnected variables (w), constants, comparisons, where
+    "x**2*sin(x)", "cos(x**3*exp(x))", "log(z) + z*y - sin(y)", "sin(x)*sin(x) + x*x",
+    "(x*y)*x + exp(y)/z", "where(y > 0, x*y, x - y) + floor(z)", "tanh(y)*sigmoid(x)**2",
+    "sqrt(z - 1)*log1p(x) - atan2(y, z)", "x + x + x", "-(x*y)", "2**x + x**0.5",
+    "relu(y)*abs(y) + maximum(x, y)", "y", "3.5",
+]
+
+
+def batch(text: str) -> dict:
+    point = {"x": X, "y": Y, "z": Z}
+    f = gradcli.parse(text)
+    return {name: point[name] for name in f.variables} or {"x": X}
+
+
+def plain_and_planned(text: str):
+    f = gradcli.parse(text)
+    point = batch(text)
+    names = list(f.variables)
+    roots = [f.output] + [g for g in (f.gradient_node(n) for n in names) if g]
+    nodes = ancestors(roots)
+    with np.errstate(all="ignore"):
+        plain = evaluate(roots, {k: np.asarray(v) for k, v in point.items()}, nodes)
+    planned, fresh = Plan(roots, nodes).run(point)
+    return roots, plain, planned, fresh
+
+
+@pytest.mark.parametrize("text", scalar_functions() + RANDOM)
+def test_a_plan_gives_the_plain_values_to_the_bit(text):
+    roots, plain, planned, fresh = plain_and_planned(text)
+    for root in roots:
+        a, b = np.asarray(plain[root.index]), np.asarray(planned[root.index])
+        assert a.dtype == b.dtype and a.shape == b.shape
+        assert np.array_equal(a, b, equal_nan=True), (text, root)
+    assert fresh <= {root.index for root in roots}
+
+
+def test_the_table_is_covered():
+    assert len(scalar_functions()) > 60
+
+
+@pytest.mark.parametrize("text", RANDOM + ["sin(x + y)", "exp(x)", "x*z + y*z"])
+def test_results_share_memory_with_nothing(text):
+    point = batch(text)
+    result = gradcli.parse(text).grad(point, batch=True)
+    arrays = [a for a in (result.value, *result.gradient.values()) if a is not None]
+    assert all(isinstance(a, np.ndarray) and a.shape == (N,) for a in arrays)
+    for k, a in enumerate(arrays):
+        for b in [*arrays[k + 1:], *point.values()]:
+            assert not np.shares_memory(a, b), text
+
+
+def test_a_batch_result_equals_the_same_points_one_by_one():
+    f = gradcli.parse("sin(x*y)/z + x**2")
+    result = f.grad({"x": X, "y": Y, "z": Z}, batch=True)
+    for k in (0, 1, N // 2, N - 1):
+        one = f.grad(x=X[k], y=Y[k], z=Z[k])
+        assert result.value[k] == one.value
+        assert all(result.gradient[n][k] == one.gradient[n] for n in "xyz")
+
+
+def test_a_value_that_is_not_finite_is_still_traced_to_its_source():
+    x = np.linspace(-1, 1, N)
+    result = gradcli.parse("log(x)*2").grad({"x": x}, batch=True)
+    assert any("log(x) is nan" in w for w in result.warnings)
+    small = gradcli.parse("log(x)*2").grad({"x": x[:100]}, batch=True)
+    assert [w.split(" at ")[0] for w in result.warnings] == \
+        [w.split(" at ")[0] for w in small.warnings]
+
+
+def test_unconnected_variables_stay_unconnected():
+    result = gradcli.parse("x*2").grad({"x": X, "w": Y}, wrt=["x", "w"], batch=True)
+    assert result.gradient["w"] is None and result.unconnected == ["w"]
+    assert np.array_equal(result.gradient["x"], np.full(N, 2.0))
