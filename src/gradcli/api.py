@@ -34,7 +34,7 @@ from gradcli.errors import (
 )
 from gradcli.evaluation import MissingValue, all_finite, evaluate, nonfinite_warnings
 from gradcli.functions import BY_NAME, CONSTANTS
-from gradcli.graph import Graph, Node, ancestors
+from gradcli.graph import Graph, Node, ancestors, building
 from gradcli.initializers import format_bytes
 from gradcli.ops.core import VARIABLE
 from gradcli.parsing import Parsed, parse_expression
@@ -165,7 +165,8 @@ class Function:
         """The reverse pass with respect to every free variable (built once, then reused)."""
         if self._backward is None:
             wrt = [self.variable_node(name) for name in self.variables]
-            self._backward = backward(self.output, [node for node in wrt if node is not None])
+            with building():
+                self._backward = backward(self.output, [node for node in wrt if node is not None])
         return self._backward
 
     def gradient_node(self, name: str) -> Node | Unconnected:

@@ -35,7 +35,6 @@ def bind(entry: Function, token: Token, arguments: list, error: Callable, graph:
     params = list(entry.params)
     positional = [a for a in arguments if not isinstance(a, Keyword)]
     keywords = [a for a in arguments if isinstance(a, Keyword)]
-    usage = f" (usage: {entry.signature})"
     spread: list = []
     if entry.variadic is not None:
         spread, positional = positional, []
@@ -43,18 +42,18 @@ def bind(entry: Function, token: Token, arguments: list, error: Callable, graph:
     n = len(params)
     if len(positional) > n:
         raise error(ArityError, f"{entry.name} takes {_count(n)}, got {len(positional)}"
-                    f"{usage}", token)
+                    f"{_usage(entry)}", token)
     given: dict[str, object] = dict(zip(params, positional, strict=False))
     for keyword in keywords:
         if keyword.name not in params:
             raise error(ArityError, f"{entry.name} has no argument '{keyword.name}'"
-                        f"{usage}{suggest(keyword.name, params)}", keyword.token)
+                        f"{_usage(entry)}{suggest(keyword.name, params)}", keyword.token)
         if keyword.name in given:
-            raise error(ArityError, f"{entry.name} got '{keyword.name}' twice{usage}",
+            raise error(ArityError, f"{entry.name} got '{keyword.name}' twice{_usage(entry)}",
                         keyword.token)
         given[keyword.name] = keyword.value
     if entry.variadic is not None and not spread:
-        raise error(ArityError, f"{entry.name} needs at least one array{usage}", token)
+        raise error(ArityError, f"{entry.name} needs at least one array{_usage(entry)}", token)
     args: list = []
     for param, default in zip(entry.params, entry.defaults, strict=True):
         if param == entry.variadic:
@@ -68,7 +67,7 @@ def bind(entry: Function, token: Token, arguments: list, error: Callable, graph:
         elif default is REQUIRED:
             got = len(positional) + len(keywords)
             raise error(ArityError, f"{entry.name} needs {_count(entry.required)}, "
-                        f"got {got}{usage}", token)
+                        f"got {got}{_usage(entry)}", token)
         elif default is OMITTED:
             args.append(None)
         elif param in entry.static:
@@ -95,6 +94,11 @@ def _setting(param: str, node: Node, token: Token, error: Callable):
     if array.ndim == 0:
         return (int(array),) if param in ("shape", "axes") else int(array)
     return tuple(int(v) for v in array)
+
+
+def _usage(entry: Function) -> str:
+    """' (usage: log(x, [base]))', for an error message: written only when one is raised."""
+    return f" (usage: {entry.signature})"
 
 
 def _count(n: int) -> str:

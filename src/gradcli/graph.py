@@ -13,7 +13,9 @@ the gradient shares every node it has in common with the expression it came from
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+import gc
+from collections.abc import Hashable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -104,3 +106,18 @@ def ancestors(roots: Iterable[Node]) -> list[Node]:
             for node in nodes[index].inputs:
                 needed[node.index] = 1
     return [nodes[index] for index in range(top + 1) if needed[index]]
+
+
+@contextmanager
+def building() -> Iterator[None]:
+    """A large graph is built with Python's cyclic garbage collector paused. Every node refers
+    to its graph, which refers to every node, so each collection would walk the whole graph
+    again: a third of the time of parsing and differentiating 10^5 operations. The cycles are
+    collected as usual once the collector runs again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -28,7 +28,7 @@ from gradcli.errors import (
     suggest,
 )
 from gradcli.functions import BY_NAME, CONSTANTS
-from gradcli.graph import Graph, Node
+from gradcli.graph import Graph, Node, building
 from gradcli.parse_errors import describe
 from gradcli.printing import shorten, to_text
 from gradcli.statements import Statement, StatementReductions
@@ -378,7 +378,8 @@ def _run(text: str, start: str, source: str, scope: Scope | None = None,
         outer = builder.state()
         builder.reset(text, graph, source, scope or Scope())
         try:
-            result = parser.parse(text, start=start)
+            with building():
+                result = parser.parse(text, start=start)
         except UnexpectedInput as error:
             raise describe(error, text, source) from None
         finally:
