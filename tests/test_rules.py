@@ -963,3 +963,16 @@ def test_a_missing_rules_file_is_bad_input(tmp_path):
     result = cli("check", str(tmp_path / "nope.grad"))
     assert result.exit_code == 2 and result.stderr.startswith("gradcli: error: ")
     assert "Traceback" not in result.stderr
+
+
+def test_a_check_statement_reads_its_files_beside_the_spec(tmp_path, monkeypatch):
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    np.save(folder / "v.npy", np.array([0.1, 0.5, -0.3]))
+    (folder / "c.grad").write_text("def lse(v) = log(sum(exp(v)))\nvjp lse(v) = g*softmax(v)\n"
+                                   "domain lse: v[3]\ncheck lse at v=@v.npy\n")
+    monkeypatch.chdir(tmp_path)  # not the spec's folder
+    reports = check_file("specs/c.grad", Options(), 2)
+    check = reports[-1]
+    assert check.target.kind == "check" and check.verdict == "pass"
+    assert check.rows[0].point["v"].tolist() == [0.1, 0.5, -0.3]

@@ -131,18 +131,15 @@ def check(
     options = Options(method.value, rtol, atol, eps, strict, order, sweep, full_limit, probes,
                       seed)
     fmt = format if format is not None else CheckFormat(_format(None).value)
-    several = len(expressions) > 1 or rules_only
-    if several:
-        _check_files(expressions, options, points, seed, max_memory, fmt, junit, strict,
-                     [name for name, value in (("--at", at), ("--wrt", wrt), ("--grad", grad_),
-                                               ("--domain", domain), ("--of", of),
-                                               ("--sweep", sweep)) if value])
+    # the options of an expression's or a model's check, which rules do not take
+    given = [name for name, value in (("--at", at), ("--wrt", wrt), ("--grad", grad_),
+                                      ("--domain", domain), ("--of", of), ("--sweep", sweep))
+             if value] + (["--order 2"] if order != 1 else [])
+    if len(expressions) > 1 or rules_only:
+        _check_files(expressions, options, points, seed, max_memory, fmt, junit, strict, given)
     expression = expressions[0]
     mode = _mode(expression, _bytes(max_memory))
     if mode is not None:
-        given = [name for name, value in (("--at", at), ("--wrt", wrt), ("--grad", grad_),
-                                          ("--domain", domain), ("--of", of), ("--sweep", sweep))
-                 if value] + (["--order 2"] if order != 1 else [])
         if given:
             where = ("domain and check statements" if mode == "rules"
                      else "custom_vjp(shapes=..., domain=...)")

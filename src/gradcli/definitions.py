@@ -15,6 +15,7 @@ the rules are checked, before any number is computed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -165,7 +166,7 @@ def _bounds(spec: _Spec, item: DomainItem, line: int) -> tuple[float, float] | N
 
 def _check(spec: _Spec, statement: Statement, line: int) -> None:
     try:
-        point = read_point(statement.body)
+        point = read_point(statement.body, folder=Path(spec.path).parent)
     except InputError as error:
         at = None if error.column is None else statement.body_column + error.column - 1
         raise spec.error(type(error), error.message, line, at or statement.body_column) \

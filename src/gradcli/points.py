@@ -14,24 +14,26 @@ from gradcli.initializers import load_array
 from gradcli.parsing import parse_point
 
 
-def read_point(text: str, warnings: list[str] | None = None, option: str = "--at"
-               ) -> dict[str, object]:
+def read_point(text: str, warnings: list[str] | None = None, option: str = "--at",
+               folder: Path | None = None) -> dict[str, object]:
     """The values of one point, in the order given: 'x=2,y=3' -> {'x': 2.0, 'y': 3.0}; an
     array value is a float64 array. An error names `option`, where the text was given (--at,
     --grad, --v, --seed-dir).
 
     A value that comes out nan or inf from finite numbers (x=log(-1)) is kept, and a sentence
-    saying where it came from is appended to `warnings`.
+    saying where it came from is appended to `warnings`. A file `@data.npy` is read from
+    `folder` (a spec's, for its check statements) unless its path is absolute.
     """
     try:
-        return _read_point(text, warnings)
+        return _read_point(text, warnings, folder)
     except InputError as error:
         if error.source == "point" and option != "--at":
             error.source = option
         raise
 
 
-def _read_point(text: str, warnings: list[str] | None) -> dict[str, object]:
+def _read_point(text: str, warnings: list[str] | None, folder: Path | None = None
+                ) -> dict[str, object]:
     bindings, used = parse_point(text)
     if used:
         name, (line, column) = next(iter(used.items()))
@@ -50,7 +52,8 @@ def _read_point(text: str, warnings: list[str] | None) -> dict[str, object]:
             raise PointError(f"'{binding.name}' is given twice in one point", **where)
         if binding.path is not None:
             try:
-                point[binding.name] = load_array(Path(binding.path))
+                path = Path(binding.path)
+                point[binding.name] = load_array(folder / path if folder is not None else path)
             except InputError as error:
                 raise PointError(error.message, **where) from None
             continue
