@@ -36,7 +36,7 @@ from gradcli.points import sample_points
 from gradcli.report import GradResult, jsonable
 
 __all__ = ["RULE", "CheckReport", "Options", "VariableCheck", "check", "check_function",
-           "check_random", "work"]
+           "check_random", "check_result", "work"]
 
 
 @dataclass
@@ -119,7 +119,7 @@ def check_function(function: Function, at: Mapping[str, object], options: Option
     """Check the gradient of `function` at one point (see the module's docstring); `progress`
     is called after each entry of an array variable."""
     names = _checked_names(function, grad, wrt)
-    return _check_point(function, function.grad(at, wrt=names), options.resolved(), grad, names,
+    return check_result(function, function.grad(at, wrt=names), options.resolved(), grad, names,
                         progress)
 
 
@@ -139,10 +139,11 @@ def _checked_names(function: Function, grad: Mapping[str, float] | None,
     return list(wrt if wrt is not None else (grad if grad else function.variables))
 
 
-def _check_point(function: Function, own: GradResult, options: Options,
+def check_result(function: Function, own: GradResult, options: Options,
                  grad: Mapping[str, float] | None, names: list[str],
                  progress: Callable[[], None] | None = None) -> CheckReport:
-    """The check at the point of `own`, gradcli's value and gradient there (options resolved)."""
+    """The check at the point of `own`, gradcli's value and gradient there, computed already
+    (options resolved)."""
     point = dict(own.inputs)
     function = function.at_shapes({name: np.shape(value) for name, value in point.items()})
     for name in names:
@@ -214,7 +215,7 @@ def check_random(function: Function, count: int, seed: int = 0,
         if not all(all_finite(v) for v in numbers):
             skipped += 1
             continue
-        reports.append(_check_point(function, own, options, grad, names))
+        reports.append(check_result(function, own, options, grad, names))
     if not reports:
         raise UsageError("no sampled point has a finite value and gradient: narrow --domain")
     return reports, skipped

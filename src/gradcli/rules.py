@@ -25,7 +25,7 @@ import numpy as np
 from gradcli import ops
 from gradcli.api import Function
 from gradcli.array_checks import SEVERITY
-from gradcli.checking import check_function
+from gradcli.checking import check_result
 from gradcli.compare import EXIT_CODES, Options, VariableCheck, finite_or_inf, overall, worst_error
 from gradcli.errors import GradcliError, InputError, UsageError
 from gradcli.evaluation import all_finite
@@ -168,22 +168,23 @@ def check_target(target: Target, options: Options, count: int = DEFAULT_POINTS, 
     best: dict[str, Row] = {}
     skipped = 0
     warnings: list[str] = []
+    names = list(target.params)
     for point in points:
         values = {**target.defaults, **point}
-        finite = True
+        owns = []  # each function's value and gradient here: computed once, checked below
         for _, function, _ in functions:
-            own = function.grad(values, wrt=list(target.params))
+            own = function.grad(values, wrt=names)
             numbers = [own.value, *(g for g in own.gradient.values() if g is not None)]
             if not all(all_finite(v) for v in numbers):
-                finite = False
                 break
-        if not finite:
+            owns.append(own)
+        if len(owns) < len(functions):
             skipped += 1
             continue
-        for label, function, scale in functions:
+        for (label, function, scale), own in zip(functions, owns, strict=True):
             # c*f is checked with atol*|c|: divided by c again, the tolerance is f's own
             scaled = options if scale == 1.0 else replace(options, atol=options.atol * abs(scale))
-            report = check_function(function, values, scaled, wrt=list(target.params))
+            report = check_result(function, own, scaled, None, names)
             warnings += [w for w in report.warnings if w not in warnings]
             for result in report.results:
                 row = Row(_unscaled(result, scale), dict(point), label)
