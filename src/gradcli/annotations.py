@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from gradcli.compare import counted
+from gradcli.rules import describe
+
 
 def _data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
@@ -37,35 +40,29 @@ def github_lines(reports: Sequence) -> list[str]:
     reports (gradcli.rules), and a summary notice."""
     lines = []
     counts = {"pass": 0, "fail": 0, "inconclusive": 0}
+    kinds = {"fail": "error", "inconclusive": "warning"}
     for report in reports:
         counts[report.verdict] += 1
         if hasattr(report, "rows"):  # a rule, a Python function, a check statement
             target = report.target
-            for sentence, row in zip(report.failures(), _failing(report), strict=True):
-                kind = "error" if row.check.verdict != "inconclusive" else "warning"
-                lines.append(command(kind, sentence, target.path, target.line,
+            for row in report.failing():
+                kind = kinds[counted(row.check.verdict, report.strict)]
+                lines.append(command(kind, describe(report, row), target.path, target.line,
                                      f"gradcli: {report.title}"))
             continue
-        file = getattr(report, "path", None)
-        for result in report.results:
-            if result.verdict in ("fail", "inconclusive") or (report.strict
-                                                                and result.verdict == "kink"):
-                point = ", ".join(f"{k}={v!r}" for k, v in report.point.items()
-                                  if not hasattr(v, "shape") or v.shape == ())
-                message = (f"{report.expression}: d/d{result.variable} at {point}: "
-                           f"{result.verdict}: autodiff {result.analytic!r}, reference "
-                           f"{result.numeric!r}, relative error {result.rel_error:.3g}, "
-                           f"tolerance {result.tolerance:.3g}"
-                           + (f"; {result.note}" if result.note else ""))
-                kind = "warning" if result.verdict == "inconclusive" else "error"
-                lines.append(command(kind, message, file))
+        for result in report.results:  # an expression's or a model's check: no file
+            kind = kinds.get(counted(result.verdict, report.strict))
+            if kind is None:
+                continue
+            point = ", ".join(f"{k}={v!r}" for k, v in report.point.items()
+                              if not hasattr(v, "shape") or v.shape == ())
+            message = (f"{report.expression}: d/d{result.variable} at {point}: "
+                       f"{result.verdict}: autodiff {result.analytic!r}, reference "
+                       f"{result.numeric!r}, relative error {result.rel_error:.3g}, "
+                       f"tolerance {result.tolerance:.3g}"
+                       + (f"; {result.note}" if result.note else ""))
+            lines.append(command(kind, message))
     total = sum(counts.values())
     lines.append(command("notice", f"{total} checked: {counts['pass']} pass, {counts['fail']} "
                                    f"fail, {counts['inconclusive']} inconclusive"))
     return lines
-
-
-def _failing(report) -> list:
-    return [row for row in report.rows
-            if row.check.verdict in ("fail", "inconclusive")
-            or (report.strict and row.check.verdict == "kink")]

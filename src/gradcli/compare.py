@@ -76,13 +76,20 @@ def finite_or_inf(x: float) -> float:
 EXIT_CODES = {"pass": 0, "fail": 1, "inconclusive": 3}
 
 
-def overall(results: Iterable[VariableCheck], strict: bool = False) -> str:
-    """The verdict of several derivatives: fail if any fails (or, strict, is a kink), else
-    inconclusive if any is, else pass."""
-    verdicts = {r.verdict for r in results}
-    if "fail" in verdicts or (strict and "kink" in verdicts):
+def counted(verdict: str, strict: bool = False) -> str:
+    """What a verdict counts as: fail (a kink too, when strict), inconclusive, or pass (a kink
+    with a valid subgradient, a confirmed unconnected variable)."""
+    if verdict == "fail" or (strict and verdict == "kink"):
         return "fail"
-    return "inconclusive" if "inconclusive" in verdicts else "pass"
+    return "inconclusive" if verdict == "inconclusive" else "pass"
+
+
+def overall(results: Iterable, strict: bool = False) -> str:
+    """The verdict of several derivatives (or reports): fail if any counts as a fail, else
+    inconclusive if any is, else pass."""
+    verdicts = {counted(r.verdict, strict) for r in results}
+    return "fail" if "fail" in verdicts else \
+        "inconclusive" if "inconclusive" in verdicts else "pass"
 
 
 def worst_error(results: Iterable[VariableCheck]) -> float:

@@ -14,6 +14,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
+from gradcli.compare import counted
+
 
 def _point(point: dict) -> str:
     return ", ".join(f"{name}={value!r}" for name, value in point.items())
@@ -51,8 +53,8 @@ def _message(result) -> str:
 def junit_xml(reports: Sequence, strict: bool = False) -> bytes:
     """The XML of check reports or rule reports, one test case per derivative checked."""
     cases = [case for report in reports for case in _cases(report, strict)]
-    failures = sum(v == "fail" or (strict and v == "kink") for _, v, _ in cases)
-    skipped = sum(v == "inconclusive" for _, v, _ in cases)
+    failures = sum(counted(v, strict) == "fail" for _, v, _ in cases)
+    skipped = sum(counted(v, strict) == "inconclusive" for _, v, _ in cases)
     root = ET.Element("testsuites", name="gradcli check", tests=str(len(cases)),
                       failures=str(failures), skipped=str(skipped))
     first = reports[0] if reports else None
@@ -62,9 +64,9 @@ def junit_xml(reports: Sequence, strict: bool = False) -> bytes:
                           failures=str(failures), skipped=str(skipped), errors="0")
     for attributes, verdict, message in cases:
         case = ET.SubElement(suite, "testcase", attributes)
-        if verdict == "fail" or (strict and verdict == "kink"):
+        if counted(verdict, strict) == "fail":
             ET.SubElement(case, "failure", message=message, type=verdict).text = message
-        elif verdict == "inconclusive":
+        elif counted(verdict, strict) == "inconclusive":
             ET.SubElement(case, "skipped", message=message)
         else:
             ET.SubElement(case, "system-out").text = message

@@ -19,6 +19,7 @@ from rich.text import Text
 
 from gradcli.catalog import Entry
 from gradcli.checking import RULE, CheckReport
+from gradcli.compare import overall
 from gradcli.report import EvalResult, GradResult
 
 
@@ -162,10 +163,9 @@ def rule_tables(reports: Sequence, console: Console) -> None:
             console.print(Text(f"  {report.target.path}:{report.target.line}: {sentence}",
                                style="red" if report.verdict == "fail" else "yellow"))
     verdicts = [r.verdict for r in reports]
-    overall = "fail" if "fail" in verdicts else "inconclusive" if "inconclusive" in verdicts \
-        else "pass"
+    verdict = overall(reports)
     summary = Text()
-    summary.append(overall.upper(), style=VERDICT_STYLE[overall])
+    summary.append(verdict.upper(), style=VERDICT_STYLE[verdict])
     summary.append(f"  {len(reports)} checked: " + ", ".join(
         f"{verdicts.count(v)} {v}" for v in ("pass", "fail", "inconclusive") if verdicts.count(v)))
     console.print(summary)
@@ -205,13 +205,11 @@ def check_tables(reports: Sequence[CheckReport], console: Console) -> None:
                 sweep.add_row(_g(row["h"], 1), _g(row["numeric"], 15), _g(row["abs_error"], 2),
                               _g(row["rel_error"], 2))
             console.print(sweep)
-    verdicts = [r.verdict for r in reports]
-    overall = "fail" if "fail" in verdicts else "inconclusive" if "inconclusive" in verdicts \
-        else "pass"
+    verdict = overall(reports)
     count = sum(r.checked.get("entries", 0) + r.checked.get("probes", 0) if r.checked else 1
                 for report in reports for r in report.results)
     summary = Text()
-    summary.append(overall.upper(), style=VERDICT_STYLE[overall])
+    summary.append(verdict.upper(), style=VERDICT_STYLE[verdict])
     summary.append(f"  {count} derivative{'s' if count != 1 else ''} at {len(reports)} "
                    f"point{'s' if len(reports) != 1 else ''}, method {reports[0].method}")
     console.print(summary)

@@ -26,7 +26,15 @@ from gradcli import ops
 from gradcli.api import Function
 from gradcli.array_checks import SEVERITY
 from gradcli.checking import check_result
-from gradcli.compare import EXIT_CODES, Options, VariableCheck, finite_or_inf, overall, worst_error
+from gradcli.compare import (
+    EXIT_CODES,
+    Options,
+    VariableCheck,
+    counted,
+    finite_or_inf,
+    overall,
+    worst_error,
+)
 from gradcli.errors import GradcliError, InputError, UsageError
 from gradcli.evaluation import all_finite
 from gradcli.graph import Graph, Node
@@ -116,11 +124,13 @@ class RuleReport:
         worst = worst_error(row.check for row in self.rows)
         return f"{self.target.path}:{self.target.line}: {self.title}: {self.verdict} {worst!r}"
 
+    def failing(self) -> list[Row]:
+        """The rows of the arguments that did not pass (failed or were inconclusive)."""
+        return [row for row in self.rows if counted(row.check.verdict, self.strict) != "pass"]
+
     def failures(self) -> list[str]:
         """A sentence for each argument that did not pass: which, where, both values."""
-        return [describe(self, row) for row in self.rows
-                if row.check.verdict == "fail" or row.check.verdict == "inconclusive"
-                or (self.strict and row.check.verdict == "kink")]
+        return [describe(self, row) for row in self.failing()]
 
 
 def describe(report: RuleReport, row: Row) -> str:
