@@ -138,7 +138,7 @@ def check(
     if len(expressions) > 1 or rules_only:
         _check_files(expressions, options, points, seed, max_memory, fmt, junit, strict, given)
     expression = expressions[0]
-    mode = _mode(expression, _bytes(max_memory))
+    mode, spec = _mode(expression, _bytes(max_memory))
     if mode is not None:
         if given:
             where = ("domain and check statements" if mode == "rules"
@@ -147,11 +147,11 @@ def check(
                     f"NAME at x=1` to {expression}" if mode == "rules" else "")
             raise UsageError(f"{given[0]} is not for checking rules: their points come from "
                              f"their {where}{also}")
-        reports = _rules(expression, mode, options, points, seed, max_memory)
+        reports = _rules(expression, mode, spec, options, points, seed, max_memory)
         _emit_checks(reports, fmt, junit, strict, tables="rule_tables")
         return
     at_points = _points(at if points is None or not at else at[:1])
-    function = _function(expression, at_points, of, max_memory)
+    function = _function(expression, at_points, of, max_memory, spec)
     claimed = read_point(grad_, option="--grad") if grad_ is not None else None
     names = _names(wrt)
     options = options.resolved()
@@ -184,7 +184,7 @@ def _check_files(targets: list[str], options, points, seed, max_memory: str, fmt
     reports, failed = [], False
     for target in targets:
         try:
-            mode = _mode(target, _bytes(max_memory))
+            mode, spec = _mode(target, _bytes(max_memory))
             if mode is None:
                 from gradcli.spec import is_spec
 
@@ -194,7 +194,7 @@ def _check_files(targets: list[str], options, points, seed, max_memory: str, fmt
                 print(f"gradcli: {target}: no rules or check statements, skipped",
                       file=sys.stderr)
                 continue
-            reports += _rules(target, mode, options, points, seed, max_memory)
+            reports += _rules(target, mode, spec, options, points, seed, max_memory)
         except GradcliError as error:
             print(f"gradcli: error: {error}", file=sys.stderr)
             failed = True
@@ -232,25 +232,27 @@ def _emit_checks(reports: list, fmt: CheckFormat, junit: str | None, strict: boo
 _MODULE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
 
 
-def _mode(argument: str, max_memory: float) -> str | None:
-    """'rules' for a spec with rules or check statements, 'python' for a Python file or
-    module (pkg.ops, a dotted name that is no transpose x.T), None otherwise."""
+def _mode(argument: str, max_memory: float):
+    """('rules' for a spec with rules or check statements, 'python' for a Python file or
+    module (pkg.ops, a dotted name that is no transpose x.T), None otherwise; and the spec,
+    read once here for whoever checks it, or None)."""
     from gradcli.spec import is_spec
 
     if is_spec(argument):
         from gradcli.rule_files import has_rules
         from gradcli.spec import read_spec
 
-        return "rules" if has_rules(read_spec(argument, max_memory=max_memory)) else None
+        spec = read_spec(argument, max_memory=max_memory)
+        return ("rules" if has_rules(spec) else None), spec
     if argument.endswith(".py") and "\n" not in argument:
-        return "python"
+        return "python", None
     if _MODULE.fullmatch(argument) and not argument.endswith(".T"):
-        return "python"
-    return None
+        return "python", None
+    return None, None
 
 
-def _rules(target: str, mode: str, options, count: int | None, seed: int, max_memory: str
-           ) -> list:
+def _rules(target: str, mode: str, spec, options, count: int | None, seed: int,
+           max_memory: str) -> list:
     """The reports of every rule of a spec, or of every custom_vjp of a Python module."""
     from gradcli.rules import DEFAULT_POINTS, check_target
 
@@ -258,7 +260,7 @@ def _rules(target: str, mode: str, options, count: int | None, seed: int, max_me
     if mode == "rules":
         from gradcli.rule_files import check_file
 
-        return check_file(target, options, count, seed, _bytes(max_memory))
+        return check_file(target, options, count, seed, _bytes(max_memory), spec)
     from gradcli.python_rules import load
 
     _, functions = load(target)

@@ -141,16 +141,19 @@ def _points(texts: list[str] | None) -> list[tuple[dict, list[str]]]:
 
 
 def _function(argument: str, points: list[tuple[dict, list[str]]], of: str | None,
-              max_memory: str):
+              max_memory: str, spec=None):
     """The Function of an expression or of a spec file, built for the shapes of the first
-    point (a later point of other shapes gets its own build)."""
+    point (a later point of other shapes gets its own build). `spec`: the file read already,
+    for inputs that are numbers, used rather than read again."""
     import numpy as np
 
-    from gradcli.spec import is_spec, spec_function
+    from gradcli.spec import function_of, is_spec, spec_function
 
     shapes = {name: np.shape(value) for name, value in points[0][0].items()}
     limit = _bytes(max_memory)
     if is_spec(argument):
+        if spec is not None and all(shape == () for shape in shapes.values()):
+            return function_of(spec, of, limit, shapes)
         return spec_function(argument, of, shapes, limit)
     if of is not None:
         raise UsageError("--of names the output of a spec file (FILE.grad)")
