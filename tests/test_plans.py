@@ -1,6 +1,7 @@
-"""Evaluation plans (gradcli.plans) against the plain evaluator: a batch evaluated with its
-arrays' memory reused must give the same values to the bit, hand out arrays that share memory
-with nothing, and keep every warning. Speed is measured in bench/run.py, not here."""
+"""Evaluation plans (gradcli.plans) against the plain evaluator: a batch evaluated block by
+block, in buffers shared between values, must give the same values to the bit, hand out arrays
+that share memory with nothing, and keep every warning. Speed is measured in bench/run.py, not
+here."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 import gradcli
+from gradcli import plans
 from gradcli.evaluation import evaluate
 from gradcli.functions import BY_NAME, REQUIRED
 from gradcli.graph import ancestors
@@ -48,26 +50,86 @@ def batch(text: str) -> dict:
     return {name: point[name] for name in f.variables} or {"x": X}
 
 
-def plain_and_planned(text: str):
+def plain_and_planned(text: str, point: dict | None = None):
     f = gradcli.parse(text)
-    point = batch(text)
+    point = batch(text) if point is None else point
     names = list(f.variables)
     roots = [f.output] + [g for g in (f.gradient_node(n) for n in names) if g]
     nodes = ancestors(roots)
     with np.errstate(all="ignore"):
         plain = evaluate(roots, {k: np.asarray(v) for k, v in point.items()}, nodes)
-    planned, fresh = Plan(roots, nodes).run(point)
+    plan = Plan.make(roots, nodes)
+    assert plan is not None
+    planned, fresh, _ = plan.run(point)
     return roots, plain, planned, fresh
+
+
+def assert_same(text: str, point: dict | None = None):
+    roots, plain, planned, fresh = plain_and_planned(text, point)
+    for root in roots:
+        a, b = np.asarray(plain[root.index]), np.asarray(planned[root.index])
+        assert a.dtype == b.dtype and a.shape == b.shape, (text, root)
+        assert np.array_equal(a, b, equal_nan=True), (text, root)
+    assert fresh <= {root.index for root in roots}
 
 
 @pytest.mark.parametrize("text", scalar_functions() + RANDOM)
 def test_a_plan_gives_the_plain_values_to_the_bit(text):
-    roots, plain, planned, fresh = plain_and_planned(text)
-    for root in roots:
-        a, b = np.asarray(plain[root.index]), np.asarray(planned[root.index])
-        assert a.dtype == b.dtype and a.shape == b.shape
-        assert np.array_equal(a, b, equal_nan=True), (text, root)
-    assert fresh <= {root.index for root in roots}
+    assert_same(text)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1000, N - 1, N, 4 * N])
+@pytest.mark.parametrize("text", ["x**2*sin(x)", "cos(x**3*exp(x))", "log(z) + z*y - sin(y)",
+                                  "where(y > 0, x*y, x - y) + floor(z)", "x > y", "y"])
+def test_blocks_of_any_size_give_the_same_values(monkeypatch, text, chunk):
+    monkeypatch.setattr(plans, "CHUNK", chunk)  # a last block shorter than the others too
+    assert_same(text)
+
+
+@pytest.mark.parametrize("shapes", [((N,), ()), ((N, 1), (1, 3)), ((1, N), (2, N)),
+                                    ((3, N // 2), (3, N // 2))])
+def test_points_that_broadcast_or_come_in_several_dimensions(monkeypatch, shapes):
+    monkeypatch.setattr(plans, "CHUNK", 1000)
+    x = RNG.uniform(0.1, 2, shapes[0])
+    y = RNG.uniform(-2, 2, shapes[1]) if shapes[1] else np.float64(0.5)
+    text = "x**3*exp(y) + y/x"
+    assert_same(text, {"x": x, "y": y})
+    result = gradcli.parse(text).grad({"x": x, "y": y}, batch=True)
+    shape = np.broadcast_shapes(np.shape(x), np.shape(y))
+    assert result.value.shape == result.gradient["x"].shape == result.gradient["y"].shape == shape
+    k = tuple(n - 1 for n in shape)  # the last point
+    one = gradcli.parse(text).grad(x=np.broadcast_to(x, shape)[k], y=np.broadcast_to(y, shape)[k])
+    assert result.value[k] == one.value and result.gradient["x"][k] == one.gradient["x"]
+
+
+def test_a_graph_that_is_not_elementwise_has_no_plan_and_is_evaluated_whole():
+    f = gradcli.parse("sum(v*x)", shapes={"v": (3,)})
+    assert Plan.make([f.output], ancestors([f.output])) is None
+    g = gradcli.parse("x**2")
+    assert Plan.make([g.output], ancestors([g.output])) is not None
+
+
+def test_what_is_known_finite():
+    f = gradcli.parse("x*1e300*y")
+    roots = [f.output]
+    plan = Plan.make(roots, ancestors(roots))
+    x = np.ones(N)
+    assert plan.run({"x": x, "y": x})[2] is True
+    assert plan.run({"x": x, "y": 1e10 * x})[2] is False  # the sum overflows: not known
+    x[5] = np.nan
+    assert plan.run({"x": x, "y": np.ones(N)})[2] is False
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, -1, -2])
+def test_small_integer_powers_are_products_within_two_ulps_of_pow(n):
+    x = np.concatenate([RNG.uniform(-3, 3, N), RNG.lognormal(0, 30, N)])
+    ours = gradcli.parse(f"x**{n}").evaluate({"x": x}, batch=True).value
+    with np.errstate(all="ignore"):
+        exact = np.power(x, float(n))
+    finite = np.isfinite(exact) & (np.abs(exact) > np.finfo(float).tiny)
+    ulps = np.abs(ours[finite] - exact[finite]) / np.spacing(np.abs(exact[finite]))
+    assert ulps.max() <= (0 if n in (2, -1) else 2)
+    assert np.array_equal(np.isfinite(ours), np.isfinite(exact))
 
 
 def test_the_table_is_covered():

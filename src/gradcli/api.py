@@ -65,7 +65,7 @@ class Function:
         self._rebuild = rebuild
         self._backward: Backward | None = None
         self._variants: dict[tuple, Function] = {}
-        self._plans: dict[tuple, Plan] = {}
+        self._plans: dict[tuple, Plan | None] = {}
         # set for the model of a spec (gradcli.spec): its name in reports, its file, the values
         # of its params, its names that are not variables, how a node is shown (with its line)
         self.label: str | None = None
@@ -254,18 +254,20 @@ class Function:
                   ) -> tuple[dict, set[int], bool]:
         """The values of the roots' ancestors, the roots whose arrays are fresh (need no copy),
         and whether the roots are known to be finite. A large batch is evaluated by a plan that
-        reuses the memory of its arrays (gradcli.plans); where a root is not finite, every value
+        is evaluated block by block (gradcli.plans); where a root is not finite, every value
         is kept, to say where it came from."""
         nodes = check_memory(roots, self.max_memory) if self.max_memory is not None else None
         try:
             if not batch or not any(np.size(value) >= MIN_SIZE for value in point.values()):
                 return evaluate(roots, point, nodes), set(), False
             key = tuple(root.index for root in roots)
-            plan = self._plans.get(key)
+            if key not in self._plans:
+                self._plans[key] = Plan.make(roots, nodes or ancestors(roots))
+            plan = self._plans[key]
             if plan is None:
-                plan = self._plans[key] = Plan(roots, nodes or ancestors(roots))
-            values, owned = plan.run(point)
-            if not all(all_finite(values[root.index]) for root in roots):
+                return evaluate(roots, point, nodes), set(), False
+            values, owned, finite = plan.run(point)
+            if not finite and not all(all_finite(values[root.index]) for root in roots):
                 return evaluate(roots, point, nodes), set(), False
             return values, owned, True
         except MissingValue as error:

@@ -1,17 +1,17 @@
-"""Evaluation plans: one graph evaluated at many points at once, its arrays' memory reused.
+"""Evaluation plans: one graph of numbers evaluated at many points at once, block by block.
 
-Evaluating a graph of a million points allocates an array of a million numbers per operation;
-fresh memory of that size costs the operating system page faults at every allocation, as much
-as the arithmetic itself. A plan is made once per set of roots: for every node, the step after
-which no one reads its value any more. At that step the value's array goes back to a pool, and
-the next operation of the same shape writes its result into it (numpy's `out=`), so a gradient
-takes about as many fresh arrays as it has results.
+Evaluated whole, a batch of a million points makes an array of a million numbers per
+operation: every cheap operation (a product, a sum) then streams 16 MB through memory, and
+fresh arrays cost page faults as much as the arithmetic. A plan evaluates the whole graph on a
+block of `CHUNK` points, then the next block: the intermediate values of a block stay in the
+processor's cache, in a few buffers made once per run and shared by values whose lives do not
+overlap (a buffer is free again after the last reader of its value). Only the roots (the
+value and the gradient) get arrays of the batch's size, written block by block.
 
-Only the operations whose forward is a numpy ufunc taking and giving float64 write into pooled
-arrays, and only an array that nothing but such operations reads is given back: a view of an
-array (a reshape, an index, a custom function's value) keeps it alive. The ufuncs are the ones
-the plain evaluator calls (gradcli.evaluation), with the same operands, so the values are the
-same to the bit.
+Every operation of such a graph is elementwise, so a block's results are those of the whole
+arrays: each ufunc is the one the plain evaluator (gradcli.evaluation) calls, with the same
+operands, and the values are the same to the bit. A graph with an operation that is not
+elementwise, or that does not take arrays of points, has no plan (`Plan.make` gives None).
 """
 
 from __future__ import annotations
@@ -24,80 +24,131 @@ from gradcli.evaluation import MissingValue
 from gradcli.graph import Node
 from gradcli.ops.core import CONSTANT, VARIABLE, constant_value
 
-MIN_SIZE = 1 << 14  # arrays below this many entries are not worth pooling
+MIN_SIZE = 1 << 14  # batches below this many points are evaluated whole
+CHUNK = 1 << 14  # points per block: 128 KB per buffer, so that the live ones stay in L2 cache
 
 
-def _writes_float(op) -> bool:
-    """Whether the op's forward is a ufunc that gives float64 for float64 operands."""
+def _fills(op) -> bool:
+    """Whether the op's forward writes float64 for float64 operands into `out=`: a ufunc that
+    does, or an op that says it does (`fills`)."""
+    if op.fills:
+        return True
     ufunc = op.forward
-    if not isinstance(ufunc, np.ufunc) or op.params or op.passthrough:
+    if not isinstance(ufunc, np.ufunc) or ufunc.nout != 1:
         return False
-    signature = "d" * ufunc.nin + "->" + "d" * ufunc.nout
-    return ufunc.nout == 1 and signature in ufunc.types
+    return "d" * ufunc.nin + "->d" in ufunc.types
 
 
 class Plan:
-    """How to evaluate `nodes` (the ancestors of `roots`, in order) reusing memory."""
+    """How to evaluate `nodes` (the ancestors of `roots`, in order) block by block.
+
+    Each computed node is a step `(position, forward, argument positions, attrs, buffer)`:
+    its value is written into buffer number `buffer` (a root's own array when it is -1, a
+    fresh array when None: the op does not take `out=`)."""
 
     def __init__(self, roots: Sequence[Node], nodes: Sequence[Node]):
         self.nodes = list(nodes)
-        self.roots = {root.index for root in roots}
-        self.pooled = [_writes_float(node.op) for node in self.nodes]
-        readers: dict[int, list[int]] = {}
-        for step, node in enumerate(self.nodes):
+        position = {node.index: k for k, node in enumerate(self.nodes)}
+        self.roots = list(dict.fromkeys(position[root.index] for root in roots))
+        self.variables = [(k, n.attrs[0]) for k, n in enumerate(self.nodes) if n.op is VARIABLE]
+        self.constants = [(k, np.float64(constant_value(n)))
+                          for k, n in enumerate(self.nodes) if n.op is CONSTANT]
+        last_reader = {}
+        for k, node in enumerate(self.nodes):
             for arg in node.inputs:
-                readers.setdefault(arg.index, []).append(step)
-        # after step k, the values whose last reader is k and whose every reader is a pooled op
-        self.frees: list[list[int]] = [[] for _ in self.nodes]
-        for step, node in enumerate(self.nodes):
-            steps = readers.get(node.index)
-            if (not steps or node.index in self.roots or not self.pooled[step]
-                    or not all(self.pooled[s] for s in steps)):
+                last_reader[position[arg.index]] = k
+        roots_ = set(self.roots)
+        free: list[int] = []
+        frees_at: dict[int, list[int]] = {}  # step -> buffers free after it
+        self.buffers = 0
+        self.steps = []
+        for k, node in enumerate(self.nodes):
+            op = node.op
+            if op is CONSTANT or op is VARIABLE:
                 continue
-            self.frees[max(steps)].append(node.index)
-
-    def run(self, inputs: Mapping[str, object]) -> tuple[dict[int, np.ndarray], set[int]]:
-        """The value of every node, and the indices of the roots whose arrays are the plan's
-        own (fresh, not shared with an input): those need no copy to be handed out."""
-        values: dict[int, np.ndarray] = {}
-        owned: set[int] = set()
-        pool: dict[tuple[int, ...], list[np.ndarray]] = {}
-        with np.errstate(all="ignore"):
-            for step, node in enumerate(self.nodes):
-                op = node.op
-                index = node.index
-                if op is CONSTANT:
-                    values[index] = np.float64(constant_value(node))
-                elif op is VARIABLE:
-                    name = node.attrs[0]
-                    if name not in inputs:
-                        raise MissingValue(name)
-                    values[index] = np.asarray(inputs[name], dtype=np.float64)[()]
-                elif self.pooled[step]:
-                    args = [values[i.index] for i in node.inputs]
-                    shape = np.broadcast_shapes(*(np.shape(a) for a in args))
-                    if len(shape) and _size(shape) >= MIN_SIZE:
-                        free = pool.get(shape)
-                        out = free.pop() if free else np.empty(shape)
-                        values[index] = op.forward(*args, out=out)
-                        owned.add(index)
-                    else:
-                        values[index] = op.forward(*args)
-                elif op.params:
-                    attrs = dict(zip(op.params, node.attrs, strict=True))
-                    values[index] = op.forward(*(values[i.index] for i in node.inputs), **attrs)
+            if k in roots_:
+                buffer = -1
+            elif _fills(op) and k in last_reader:
+                if free:
+                    buffer = free.pop()
                 else:
-                    values[index] = op.forward(*(values[i.index] for i in node.inputs))
-                for freed in self.frees[step]:
-                    if freed in owned:
-                        array = values.pop(freed)
-                        owned.discard(freed)
-                        pool.setdefault(array.shape, []).append(array)
-        return values, {index for index in owned if index in self.roots}
+                    buffer, self.buffers = self.buffers, self.buffers + 1
+                frees_at.setdefault(last_reader[k], []).append(buffer)
+            else:
+                buffer = None
+            attrs = dict(zip(op.params, node.attrs, strict=True))
+            self.steps.append((k, op.forward, [position[a.index] for a in node.inputs], attrs,
+                               buffer, _fills(op)))
+            free.extend(frees_at.pop(k, ()))
+
+    @staticmethod
+    def make(roots: Sequence[Node], nodes: Sequence[Node]) -> Plan | None:
+        """The plan of a graph of elementwise operations, each taking arrays of points."""
+        for node in nodes:
+            op = node.op
+            if op is not CONSTANT and op is not VARIABLE and not (op.elementwise and op.batches
+                                                                   and not op.passthrough):
+                return None
+        return Plan(roots, nodes)
+
+    def run(self, inputs: Mapping[str, object]
+            ) -> tuple[dict[int, np.ndarray], set[int], bool]:
+        """The values of the roots, by node index; the indices of those whose arrays are the
+        plan's own (not an input's, nor a constant): those need no copy to be handed out; and
+        whether the roots are known to be finite (each block's sum is, while it is in cache:
+        nan and inf carry through a sum; a sum that overflows says "not known")."""
+        points = _points(inputs, [name for _, name in self.variables])
+        shape = np.broadcast_shapes(*(np.shape(v) for v in points.values())) if points else ()
+        size = int(np.prod(shape))
+        flat = {name: (np.ascontiguousarray(np.broadcast_to(v, shape), np.float64).reshape(-1)
+                       if np.ndim(v) else np.float64(v)) for name, v in points.items()}
+        chunk = min(CHUNK, size)
+        buffers = [np.empty(chunk) for _ in range(self.buffers)]
+        results: dict[int, np.ndarray] = {}
+        total = np.float64(0.0)
+        values: list = [None] * len(self.nodes)
+        for k, value in self.constants:
+            values[k] = value
+        with np.errstate(all="ignore"):
+            for start in range(0, size, chunk):
+                stop = min(start + chunk, size)
+                views = buffers if stop - start == chunk else [b[:stop - start] for b in buffers]
+                for k, name in self.variables:
+                    value = flat[name]
+                    values[k] = value[start:stop] if value.ndim else value
+                for k, forward, args, attrs, buffer, fills in self.steps:
+                    operands = [values[a] for a in args]
+                    if buffer == -1:
+                        out = results.get(k)
+                        if out is None and fills:
+                            out = results[k] = np.empty(size)
+                        if out is not None and fills:
+                            values[k] = forward(*operands, out=out[start:stop], **attrs)
+                            continue
+                        value = forward(*operands, **attrs)
+                        if out is None:
+                            out = results[k] = np.empty(size, np.result_type(value))
+                        out[start:stop] = value
+                        values[k] = value
+                    elif buffer is not None:
+                        values[k] = forward(*operands, out=views[buffer], **attrs)
+                    else:
+                        values[k] = forward(*operands, **attrs)
+                for k in self.roots:
+                    total += np.add.reduce(values[k], axis=None)
+        index = [node.index for node in self.nodes]
+        out = {index[k]: array.reshape(shape) for k, array in results.items()}
+        for k in self.roots:  # a variable or a constant
+            if k not in results:
+                node = self.nodes[k]
+                out[index[k]] = (np.float64(constant_value(node)) if node.op is CONSTANT
+                                 else np.broadcast_to(np.asarray(points[node.attrs[0]],
+                                                                 np.float64), shape))
+        return out, {index[k] for k in results}, bool(np.isfinite(total))
 
 
-def _size(shape: tuple[int, ...]) -> int:
-    size = 1
-    for n in shape:
-        size *= n
-    return size
+def _points(inputs: Mapping[str, object], names: Sequence[str]) -> dict[str, object]:
+    missing = [name for name in names if name not in inputs]
+    if missing:
+        raise MissingValue(missing[0])
+    return {name: inputs[name] for name in names}

@@ -81,6 +81,28 @@ def _simplify_pow(base: Node, exponent: Node) -> Node | None:
     return None
 
 
+def _power(x, y, out=None):
+    """x ** y: numpy's power, except for the small integer exponents of a number, which are
+    products as JAX's integer_pow computes them: x*x, x*x*x, (x*x)*(x*x), 1/x, 1/(x*x). On
+    arrays a product is 2 to 20 times faster than pow(); x*x and 1/x are rounded once, as
+    pow's results are, and the others differ from pow's by at most an ulp or two."""
+    steps = _PRODUCTS.get(y) if np.ndim(y) == 0 else None
+    if steps is None:
+        return np.power(x, y, out=out)
+    square, twice, invert = steps
+    result = np.multiply(x, x, out=out) if square else x
+    if twice:
+        result = (np.multiply(result, result, out=out) if twice == "square"
+                  else np.multiply(result, x, out=out))
+    return np.divide(1.0, result, out=out) if invert else result
+
+
+# exponent: (x*x first, then square it or times x, then 1/...)
+_PRODUCTS = {2.0: (True, None, False), 3.0: (True, "times", False),
+             4.0: (True, "square", False), -1.0: (False, None, True),
+             -2.0: (True, None, True)}
+
+
 def _pow_vjp_base(g: Node, ans: Node, x: Node, y: Node) -> Node:
     """d/dx x**y = y * x**(y - 1); for the constant exponent 0 it is a (connected) 0."""
     if is_literal(y, 0.0):
@@ -133,9 +155,10 @@ neg = Primitive(
     doc="-a",
 )
 pow = Primitive(  # noqa: A001 - the name of the operation
-    "pow", np.power,
+    "pow", _power,
     (_pow_vjp_base, _pow_vjp_exponent),
     notation=Infix("**", POWER, right_associative=True), folds=True, simplify=_simplify_pow,
+    fills=True,
     doc="x ** y",
 )
 

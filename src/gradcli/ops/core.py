@@ -100,6 +100,7 @@ class Primitive:
     rearranges: bool = False  # every entry of the output is an entry of the (one) input
     passthrough: bool = False  # its value is its last input's (a custom function's body, hidden)
     batches: bool = True  # built for numbers, its forward also takes arrays of points
+    fills: bool = False  # not a ufunc, but its forward writes a float64 result into `out=`
     doc: str = field(default="", compare=False)
 
     @property
