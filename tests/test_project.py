@@ -58,7 +58,7 @@ LAYERS = ["errors", "initializers", "numeric", "graph", "ops", "highprecision", 
           "derivatives", "trace", "explain", "symbolic", "pictures", "spec", "compare",
           "array_checks", "checking", "rules", "rule_files", "python_rules", "testing",
           "annotations", "junit", "pytest_plugin", "render", "render_trace",
-          "cli_common", "cli_check", "cli_derive", "cli"]
+          "cli_common", "cli_check", "cli_derive", "cli", "main"]
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SOURCE)))

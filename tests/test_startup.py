@@ -13,9 +13,16 @@ import pytest
 
 from gradcli.parsing import cache_file
 
-RUN = ("import sys; from gradcli.cli import run; sys.argv = ['gradcli', *sys.argv[1:]]\n"
-       "try: run()\nexcept SystemExit as e: code = e.code\n"
-       "print(sorted(m for m in ('rich', 'scipy', 'mpmath') if m in sys.modules), file=sys.stderr)")
+# the console script's entry point, which leaves by os._exit: the modules it imported are
+# listed on stderr just before
+RUN = ("import os, sys\n"
+       "leave = os._exit\n"
+       "def listed(code):\n"
+       "    print(sorted(m for m in ('rich', 'scipy', 'mpmath') if m in sys.modules),\n"
+       "          file=sys.stderr, flush=True)\n"
+       "    leave(code)\n"
+       "os._exit = listed\n"
+       "from gradcli.main import run; sys.argv = ['gradcli', *sys.argv[1:]]; run()")
 
 COMMANDS = [
     ["grad", "x**2*sin(x)", "--at", "x=2", "--format", "plain"],
@@ -89,3 +96,28 @@ def test_the_default_folder_is_private(tmp_path, monkeypatch):
 def test_a_gradient_imports_neither_rich_scipy_nor_mpmath(private):
     done = gradcli(COMMANDS[0], str(private))
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (["grad", "x**2*sin(x)", "--at", "x=2", "--format", "plain"], 0),
+    (["grad", "x + y", "--at", "x=2,y=4,z=8", "--wrt", "z", "--unconnected", "error"], 1),
+    (["grad", "x +", "--at", "x=2"], 2),
+    (["nonsense"], 2),
+    ([], 2),
+])
+def test_the_entry_point_leaves_with_the_commands_exit_code(args, code):
+    done = subprocess.run([sys.executable, "-m", "gradcli", *args], capture_output=True,
+                          text=True)
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr
+    if code == 2 and args:
+        assert "error" in done.stderr.lower()
+
+
+def test_everything_written_is_flushed_before_the_process_leaves():
+    points = [arg for k in range(2000) for arg in ("--at", f"x={k}")]
+    done = subprocess.run([sys.executable, "-m", "gradcli", "grad", "x**2", *points,
+                           "--format", "json"], capture_output=True, text=True)
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0 and len(lines) == 2000
+    assert lines[-1].startswith("{") and lines[-1].endswith("}") and '"value": 3996001.0' in lines[-1]

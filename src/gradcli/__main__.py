@@ -1,6 +1,6 @@
 """`python -m gradcli`: the same command line as `gradcli`."""
 
-from gradcli.cli import run
+from gradcli.main import run
 
 if __name__ == "__main__":
     run()

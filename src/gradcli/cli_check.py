@@ -24,6 +24,7 @@ from gradcli.cli_common import (
     _function,
     _names,
     _points,
+    is_spec,
 )
 from gradcli.errors import GradcliError, UsageError
 
@@ -186,8 +187,6 @@ def _check_files(targets: list[str], options, points, seed, max_memory: str, fmt
         try:
             mode, spec = _mode(target, _bytes(max_memory))
             if mode is None:
-                from gradcli.spec import is_spec
-
                 if not is_spec(target):
                     raise UsageError(f"{target!r} is not a spec (FILE.grad) or a Python file: "
                                      "several arguments are checked as files of rules")
@@ -236,8 +235,6 @@ def _mode(argument: str, max_memory: float):
     """('rules' for a spec with rules or check statements, 'python' for a Python file or
     module (pkg.ops, a dotted name that is no transpose x.T), None otherwise; and the spec,
     read once here for whoever checks it, or None)."""
-    from gradcli.spec import is_spec
-
     if is_spec(argument):
         from gradcli.rule_files import has_rules
         from gradcli.spec import read_spec

@@ -4,7 +4,6 @@ the error-to-exit-code wrapper, and emitting results (data on stdout, warnings o
 from __future__ import annotations
 
 import enum
-import json
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -109,6 +108,12 @@ MemoryOption = Annotated[str, typer.Option(
 DEFAULT_MEMORY = "1GiB"
 
 
+def is_spec(argument: str) -> bool:
+    """Whether a command's argument names a spec file (FILE.grad) rather than being an
+    expression."""
+    return argument.endswith(".grad") and "\n" not in argument
+
+
 def _read_expression(text: str) -> str:
     """The expression, or standard input for '-' (without its final newline)."""
     return sys.stdin.read().strip() if text == "-" else text
@@ -147,11 +152,11 @@ def _function(argument: str, points: list[tuple[dict, list[str]]], of: str | Non
     for inputs that are numbers, used rather than read again."""
     import numpy as np
 
-    from gradcli.spec import function_of, is_spec, spec_function
-
     shapes = {name: np.shape(value) for name, value in points[0][0].items()}
     limit = _bytes(max_memory)
     if is_spec(argument):
+        from gradcli.spec import function_of, spec_function
+
         if spec is not None and all(shape == () for shape in shapes.values()):
             return function_of(spec, of, limit, shapes)
         return spec_function(argument, of, shapes, limit)
@@ -206,6 +211,8 @@ def _emit(results: list, fmt: Format, table: Callable | None = None) -> None:
         draw = table(render) if table is not None else render.results_table
         draw(results, render.console())
     elif fmt is Format.json:
+        import json
+
         for obj in objects:
             print(json.dumps(obj, ensure_ascii=False, allow_nan=False))
     else:

@@ -23,6 +23,7 @@ from gradcli.cli_common import (
     _function,
     _names,
     _points,
+    is_spec,
 )
 from gradcli.errors import UsageError
 
@@ -69,7 +70,6 @@ def diff(
     """
     from gradcli.api import parse
     from gradcli.cli_common import _read_expression
-    from gradcli.spec import is_spec
     from gradcli.symbolic import derivatives
 
     if is_spec(expression):

@@ -39,8 +39,6 @@ from gradcli.initializers import Budget, initializers
 from gradcli.parsing import Scope, parse_statement
 from gradcli.printing import shorten, to_text
 
-SUFFIX = ".grad"
-
 
 @dataclass
 class Spec:
@@ -85,11 +83,6 @@ class Spec:
         """The functions with a rule, in the order of their rules."""
         ruled = [d for d in self.functions.values() if d.rule is not None]
         return sorted(ruled, key=lambda d: d.rule.line)
-
-
-def is_spec(argument: str) -> bool:
-    """Whether a command's argument names a spec file rather than being an expression."""
-    return argument.endswith(SUFFIX) and "\n" not in argument
 
 
 def read_spec(path: str, shapes: Mapping[str, tuple[int, ...]] | None = None,
