@@ -56,7 +56,7 @@ LAYERS = ["errors", "initializers", "numeric", "graph", "ops", "highprecision", 
           "plans", "autodiff", "forward", "simplify", "diagnose", "points", "custom", "definitions",
           "report", "catalog", "api",
           "derivatives", "trace", "explain", "symbolic", "pictures", "spec", "compare",
-          "array_checks", "checking", "rules", "rule_files", "python_rules", "testing",
+          "array_checks", "probes", "checking", "rules", "rule_files", "python_rules", "testing",
           "annotations", "junit", "pytest_plugin", "render", "render_trace",
           "cli_common", "cli_check", "cli_derive", "cli", "main"]
 

@@ -3,7 +3,8 @@ one point, at several, or at random points; with --order 2 the second derivative
 
 Each derivative gets a verdict (see gradcli.compare); a report's verdict is the worst of them,
 and its exit code 0 (pass), 1 (fail) or 3 (inconclusive). Array variables are checked entry by
-entry, or along random directions (gradcli.array_checks).
+entry, or along random directions (gradcli.array_checks). In probe mode the whole gradient is
+checked along a few random directions instead, at a fixed cost (gradcli.probes).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from gradcli.compare import (
 from gradcli.errors import UsageError
 from gradcli.evaluation import all_finite
 from gradcli.points import sample_points
+from gradcli.probes import check_probes
 from gradcli.report import GradResult, jsonable
 
 __all__ = ["RULE", "CheckReport", "Options", "VariableCheck", "check", "check_function",
@@ -48,6 +50,7 @@ class CheckReport:
     strict: bool = False
     warnings: list[str] = field(default_factory=list)
     sweep: dict[str, list[dict]] | None = None  # with --sweep: per variable, error against h
+    evaluations: dict[str, int] | None = None  # in probe mode: {"forward": n, "backward": 1}
 
     @property
     def verdict(self) -> str:
@@ -67,6 +70,8 @@ class CheckReport:
                "point": {k: jsonable(v, k, notes) for k, v in self.point.items()},
                "verdict": self.verdict, "method": self.method,
                "results": [r.to_dict(notes) for r in self.results]}
+        if self.evaluations is not None:
+            out["evaluations"] = dict(self.evaluations)
         if self.sweep is not None:
             out["sweep"] = {name: [{key: jsonable(value, f"sweep {name}", notes)
                                     for key, value in row.items()} for row in rows]
@@ -127,6 +132,8 @@ def work(function: Function, point: Mapping[str, object], names: Sequence[str] |
          options: Options) -> int:
     """The steps of a check at the point, for a progress bar: one for the point, and one per
     entry (or random direction) of each array variable."""
+    if options.mode == "probes":
+        return 1
     values = {**function.defaults, **point}
     names = list(names) if names is not None else list(function.variables)
     return 1 + sum(array_work(int(np.size(values[name])), options) for name in names
@@ -149,6 +156,15 @@ def check_result(function: Function, own: GradResult, options: Options,
     for name in names:
         if name not in point:
             raise UsageError(f"'{name}' has no value at the point: give it with --at {name}=...")
+    if options.mode == "probes":
+        gradient = {name: grad[name] if grad and name in grad else own.gradient[name]
+                    for name in names}
+        results, evaluations = check_probes(function, point, gradient, names, options)
+        report = CheckReport(function.name, dict(own.point), options.method, results,
+                             options.strict, list(own.warnings))
+        # the value and gradient given (one evaluation, one backward pass), and the probes
+        report.evaluations = {"forward": 1 + evaluations, "backward": 1}
+        return report
     arrays = [name for name in names if np.ndim(point[name])]
     if arrays and (options.order == 2 or options.sweep or (grad and set(grad) & set(arrays))):
         raise UsageError(f"--order 2, --sweep and --grad are for variables that are numbers; "

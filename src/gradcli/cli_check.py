@@ -36,6 +36,11 @@ class CheckFormat(str, enum.Enum):
     github = "github"
 
 
+class Mode(str, enum.Enum):
+    entries = "entries"
+    probes = "probes"
+
+
 class Method(str, enum.Enum):
     ridders = "ridders"
     central = "central"
@@ -90,10 +95,16 @@ def check(
     full_limit: Annotated[int, typer.Option(
         "--full-limit", help="An array variable of up to this many entries is checked entry "
                              "by entry; a larger one along --probes random directions.")] = 2000,
+    mode: Annotated[Mode, typer.Option(
+        "--mode", help="entries: every derivative (entry of an array) checked on its own. "
+                       "probes: the whole gradient along --probes random directions through "
+                       "every variable at once, one central difference each: 2K+1 evaluations "
+                       "and one backward pass in all (`evaluations` in JSON); a failing "
+                       "direction does not say which entry is wrong.")] = Mode.entries,
     probes: Annotated[int, typer.Option(
-        "--probes", help="How many random directions check an array above --full-limit (a "
-                         "failing one is bisected down to the wrong entries; seeded by "
-                         "--seed).")] = 8,
+        "--probes", help="How many random directions: those of an array above --full-limit (a "
+                         "failing one is bisected down to the wrong entries), or K of --mode "
+                         "probes. Seeded by --seed.")] = 8,
     junit: Annotated[str | None, typer.Option(
         "--junit", help="Also write a JUnit XML report to FILE, one test case per point and "
                         "variable.", show_default=False, metavar="FILE")] = None,
@@ -130,12 +141,13 @@ def check(
     from gradcli.points import read_point
 
     options = Options(method.value, rtol, atol, eps, strict, order, sweep, full_limit, probes,
-                      seed)
+                      seed, mode.value)
     fmt = format if format is not None else CheckFormat(_format(None).value)
     # the options of an expression's or a model's check, which rules do not take
     given = [name for name, value in (("--at", at), ("--wrt", wrt), ("--grad", grad_),
                                       ("--domain", domain), ("--of", of), ("--sweep", sweep))
-             if value] + (["--order 2"] if order != 1 else [])
+             if value] + (["--order 2"] if order != 1 else []) + \
+        (["--mode probes"] if mode is Mode.probes else [])
     if len(expressions) > 1 or rules_only:
         _check_files(expressions, options, points, seed, max_memory, fmt, junit, strict, given)
     expression = expressions[0]

@@ -28,6 +28,7 @@ from gradcli.numeric import Estimate
 from gradcli.report import jsonable
 
 METHODS = ("ridders", "central", "complex", "mpmath")
+MODES = ("entries", "probes")
 # Default tolerances per method, relative and absolute: far wider than each method's own error
 # on smooth functions (ridders ~1e-13, central ~1e-10, complex and mpmath ~1e-16), far tighter
 # than the 1e-8 relative error a check must catch.
@@ -249,23 +250,40 @@ class Options:
     full_limit: int = 2000  # an array variable of more entries is checked along random directions
     probes: int = 8  # how many
     seed: int = 0  # of the directions
+    mode: str = "entries"  # or "probes": random directions through every variable at once
 
     def resolved(self) -> Options:
-        """The options with the method's default tolerances filled in, validated."""
+        """The options with the method's default tolerances filled in, validated. Probe mode
+        takes one central difference per direction: the method central, unless another than
+        the default is asked for, which is refused."""
         if self.method not in METHODS:
             raise UsageError(f"unknown method {self.method!r}: use one of {', '.join(METHODS)}")
+        if self.mode not in MODES:
+            raise UsageError(f"unknown mode {self.mode!r}: use one of {', '.join(MODES)}")
+        method = self.method
+        if self.mode == "probes":
+            if method not in ("ridders", "central"):
+                raise UsageError(f"--mode probes takes one central difference per direction; "
+                                 f"--method {method} is for the entries mode")
+            if self.order != 1 or self.sweep:
+                raise UsageError("--order 2 and --sweep are for the entries mode, not --mode "
+                                 "probes")
+            if self.step is not None:
+                raise UsageError("--eps is the step of --method central in the entries mode; "
+                                 "probe mode steps cbrt(eps) along each direction")
+            method = "central"
         if self.order not in (1, 2):
             raise UsageError(f"--order is 1 or 2, not {self.order}")
-        if self.step is not None and self.method != "central":
+        if self.step is not None and method != "central":
             raise UsageError("--eps is the step of --method central")
-        default_rtol, default_atol = TOLERANCES[self.method]
+        default_rtol, default_atol = TOLERANCES[method]
         rtol = default_rtol if self.rtol is None else self.rtol
         atol = default_atol if self.atol is None else self.atol
         if rtol < 0 or atol < 0 or (self.step is not None and self.step <= 0):
             raise UsageError("--rtol and --atol must not be negative, --eps must be positive")
         if self.full_limit < 0 or self.probes < 1:
             raise UsageError("--full-limit must not be negative, and --probes must be at least 1")
-        return replace(self, rtol=rtol, atol=atol)
+        return replace(self, method=method, rtol=rtol, atol=atol)
 
 
 DEFAULT = Options()
