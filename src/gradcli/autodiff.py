@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from gradcli.graph import Node
 from gradcli.ops.core import literal
@@ -43,12 +44,12 @@ class Unconnected:
 UNCONNECTED = Unconnected()
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One application of the chain rule: `target` receives `contribution` from `source`.
 
     `adjoint` is the running adjoint of `target` after the step; `accumulated` says it already
-    held a contribution (fan-out: the step is a `+=`).
+    held a contribution (fan-out: the step is a `+=`). A tuple: a large gradient makes tens of
+    thousands.
     """
 
     source: Node
@@ -86,12 +87,13 @@ def backward(output: Node, wrt: Sequence[Node], seed: Node | None = None) -> Bac
         if node.index <= top:
             active[node.index] = 1
     for index in range(top + 1):
+        if active[index]:
+            continue
         node = nodes[index]
-        rules = node.op.rules(len(node.inputs))
-        if not active[index] and any(
-            active[arg.index] and rules[k] is not None for k, arg in enumerate(node.inputs)
-        ):
-            active[index] = 1
+        for arg, rule in zip(node.inputs, node.op.rules(len(node.inputs)), strict=True):
+            if rule is not None and active[arg.index]:
+                active[index] = 1
+                break
 
     result = Backward(output)
     if not active[top]:

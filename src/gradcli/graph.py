@@ -74,7 +74,7 @@ class Graph:
         `y*x` are one node (IEEE addition and multiplication are commutative, so the value is
         the same either way); the node keeps the order it was first built with.
         """
-        ids = tuple(node.index for node in inputs)
+        ids = tuple([node.index for node in inputs])
         key = (op, tuple(sorted(ids)) if op.commutative else ids, attrs)
         node = self._lookup.get(key)
         if node is None:
