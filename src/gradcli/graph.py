@@ -74,8 +74,12 @@ class Graph:
         `y*x` are one node (IEEE addition and multiplication are commutative, so the value is
         the same either way); the node keeps the order it was first built with.
         """
-        ids = tuple([node.index for node in inputs])
-        key = (op, tuple(sorted(ids)) if op.commutative else ids, attrs)
+        if len(inputs) == 2:  # most operations: no list, no sort
+            a, b = inputs[0].index, inputs[1].index
+            key = (op, (b, a) if op.commutative and b < a else (a, b), attrs)
+        else:
+            ids = tuple([node.index for node in inputs])
+            key = (op, tuple(sorted(ids)) if op.commutative else ids, attrs)
         node = self._lookup.get(key)
         if node is None:
             node = Node(self, len(self.nodes), op, tuple(inputs), attrs, shape)

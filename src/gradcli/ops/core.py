@@ -61,7 +61,7 @@ Rule = Callable[..., Node]
 def broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...]:
     """numpy's broadcast of the shapes (the shape of every elementwise operation)."""
     first = shapes[0]
-    if all(shape == first for shape in shapes[1:]):
+    if len(shapes) == 2 and shapes[1] == first or all(shape == first for shape in shapes[1:]):
         return first
     try:
         return tuple(np.broadcast_shapes(*shapes))
