@@ -34,7 +34,7 @@ from gradcli.errors import (
 )
 from gradcli.evaluation import MissingValue, all_finite, evaluate, nonfinite_warnings
 from gradcli.functions import BY_NAME, CONSTANTS
-from gradcli.graph import Graph, Node, ancestors, building
+from gradcli.graph import Graph, Node, ancestors, collector_paused
 from gradcli.initializers import format_bytes
 from gradcli.ops.core import VARIABLE
 from gradcli.parsing import Parsed, parse_expression
@@ -165,7 +165,7 @@ class Function:
         """The reverse pass with respect to every free variable (built once, then reused)."""
         if self._backward is None:
             wrt = [self.variable_node(name) for name in self.variables]
-            with building():
+            with collector_paused():
                 self._backward = backward(self.output, [node for node in wrt if node is not None])
         return self._backward
 
@@ -259,7 +259,8 @@ class Function:
         nodes = check_memory(roots, self.max_memory) if self.max_memory is not None else None
         try:
             if not batch or not any(np.size(value) >= MIN_SIZE for value in point.values()):
-                return evaluate(roots, point, nodes), set(), False
+                with collector_paused():
+                    return evaluate(roots, point, nodes), set(), False
             key = tuple(root.index for root in roots)
             if key not in self._plans:
                 self._plans[key] = Plan.make(roots, nodes or ancestors(roots))

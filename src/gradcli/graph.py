@@ -113,11 +113,12 @@ def ancestors(roots: Iterable[Node]) -> list[Node]:
 
 
 @contextmanager
-def building() -> Iterator[None]:
-    """A large graph is built with Python's cyclic garbage collector paused. Every node refers
-    to its graph, which refers to every node, so each collection would walk the whole graph
-    again: a third of the time of parsing and differentiating 10^5 operations. The cycles are
-    collected as usual once the collector runs again."""
+def collector_paused() -> Iterator[None]:
+    """A large graph is built, and evaluated, with Python's cyclic garbage collector paused.
+    Every node refers to its graph, which refers to every node, so each collection would walk
+    the whole graph again: a third of the time of parsing and differentiating 10^5 operations,
+    and evaluating makes a value per node. The cycles are collected as usual once the
+    collector runs again."""
     enabled = gc.isenabled()
     gc.disable()
     try:

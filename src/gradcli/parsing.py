@@ -32,7 +32,7 @@ from gradcli.errors import (
     suggest,
 )
 from gradcli.functions import BY_NAME, CONSTANTS
-from gradcli.graph import Graph, Node, building
+from gradcli.graph import Graph, Node, collector_paused
 from gradcli.parse_errors import describe
 from gradcli.printing import shorten, to_text
 from gradcli.statements import Statement, StatementReductions
@@ -395,7 +395,7 @@ def _run(text: str, start: str, source: str, scope: Scope | None = None,
         outer = builder.state()
         builder.reset(text, graph, source, scope or Scope())
         try:
-            with building():
+            with collector_paused():
                 if fast:
                     try:
                         result = fastread.read(text, start, builder)
