@@ -12,10 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from lark import Lark, Token, v_args
+from lark import Lark, Token
 from support import shallow_stack
 
-from gradcli import fastread, parsing
+from gradcli import fastread, grammar, parsing
 from gradcli.errors import NameResolutionError
 from gradcli.graph import Graph
 from gradcli.parsing import Binding, Scope, parse_expression, parse_point
@@ -52,8 +52,8 @@ class _CountingParser:
 @pytest.fixture
 def lark_parses(monkeypatch):
     """Lark's parser, counting what it reads."""
-    counting = _CountingParser(parsing._get_parser())
-    monkeypatch.setattr(parsing, "_parser", counting)
+    counting = _CountingParser(grammar.parser(parsing._get_builder()))
+    monkeypatch.setattr(grammar, "_parser", counting)
     return counting
 
 
@@ -226,7 +226,7 @@ NAMES = ["number", "name", "add", "sub", "mul", "div", "pow", "neg", "call", "ar
 
 
 def _described(value):
-    if isinstance(value, Token):
+    if isinstance(value, (Token, fastread.Token)):
         return ("token", value.type, str(value), value.start_pos, value.line, value.column,
                 value.end_line, value.end_column, value.end_pos)
     if isinstance(value, list):
@@ -246,8 +246,7 @@ def _recording_builder():
             return getattr(parsing._Builder, name)(self, *args)
         return reduction
 
-    cls = v_args(inline=True)(type("Recording", (parsing._Builder,),
-                                   {name: recording(name) for name in NAMES}))
+    cls = type("Recording", (parsing._Builder,), {name: recording(name) for name in NAMES})
     return cls(), log
 
 
@@ -255,9 +254,10 @@ def _recording_builder():
 def recording():
     """A Lark parser of gradcli's grammar whose inline transformer logs its reductions."""
     builder, log = _recording_builder()
-    parser = Lark(parsing.grammar_text(), parser="lalr",
-                  start=["expression", "point", "statement", "rule_body"], transformer=builder,
-                  maybe_placeholders=True, cache=parsing.cache_file())
+    parser = Lark(grammar.grammar_text(), parser="lalr",
+                  start=["expression", "point", "statement", "rule_body"],
+                  transformer=grammar._Reductions(builder),
+                  maybe_placeholders=True, cache=grammar.cache_file())
     return parser, builder, log
 
 

@@ -111,7 +111,7 @@ def test_installed_package_is_the_venv_copy(venv, tmp_path):
 
 
 def test_installed_grammar_is_found_inside_the_package(venv, tmp_path):
-    code = ("from gradcli.parsing import grammar_path; import gradcli, pathlib; "
+    code = ("from gradcli.grammar import grammar_path; import gradcli, pathlib; "
             "print(grammar_path()); print(pathlib.Path(gradcli.__file__).parent)")
     proc = _run([venv / "bin" / "python", "-c", code], cwd=tmp_path, env=_clean_env())
     grammar, package = (Path(line).resolve() for line in proc.stdout.split())

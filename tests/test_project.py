@@ -51,7 +51,8 @@ def test_only_the_cli_imports_typer_and_only_the_renderer_imports_rich(path):
 
 # The dependency direction: a module may import only modules below it in this order.
 LAYERS = ["errors", "initializers", "numeric", "graph", "ops", "highprecision", "arrays",
-          "functions", "printing", "latex", "calls", "parse_errors", "statements", "fastread", "parsing",
+          "functions", "printing", "latex", "calls", "parse_errors", "grammar", "statements", "fastread",
+          "parsing",
           "evaluation",
           "plans", "autodiff", "forward", "simplify", "diagnose", "points", "custom", "definitions",
           "report", "catalog", "api",

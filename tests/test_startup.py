@@ -11,14 +11,14 @@ import sys
 
 import pytest
 
-from gradcli.parsing import cache_file
+from gradcli.grammar import cache_file
 
 # the console script's entry point, which leaves by os._exit: the modules it imported are
 # listed on stderr just before
 RUN = ("import os, sys\n"
        "leave = os._exit\n"
        "def listed(code):\n"
-       "    print(sorted(m for m in ('rich', 'scipy', 'mpmath') if m in sys.modules),\n"
+       "    print(sorted(m for m in ('rich', 'scipy', 'mpmath', 'lark') if m in sys.modules),\n"
        "          file=sys.stderr, flush=True)\n"
        "    leave(code)\n"
        "os._exit = listed\n"
@@ -94,9 +94,14 @@ def test_the_default_folder_is_private(tmp_path, monkeypatch):
         assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) & 0o077 == 0
 
 
-def test_a_gradient_imports_neither_rich_scipy_nor_mpmath(private):
+def test_a_gradient_imports_neither_rich_scipy_mpmath_nor_lark(private):
     done = gradcli(COMMANDS[0], str(private))
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_lark_is_imported_when_a_text_needs_it(private):
+    done = gradcli(COMMANDS[2], str(private))  # an array in the point
+    assert done.returncode == 0 and done.stderr.strip().splitlines()[-1] == "['lark']"
 
 
 def test_an_expression_of_the_common_subset_needs_no_parser_table(private):

@@ -9,14 +9,17 @@ the `error(cls, message, token)` of the parser.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-from lark import Token
 
 from gradcli import ops
 from gradcli.errors import ArityError, ParseError, suggest
 from gradcli.functions import OMITTED, REQUIRED, Function
 from gradcli.graph import Graph, Node
+
+if TYPE_CHECKING:
+    from lark import Token
 
 
 class Keyword:

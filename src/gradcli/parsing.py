@@ -15,13 +15,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from lark import Lark, Token, v_args
-from lark.exceptions import UnexpectedInput
 
-from gradcli import arrays, fastread, ops
+from gradcli import arrays, fastread, grammar, ops
 from gradcli.calls import Keyword, bind
 from gradcli.errors import (
     ArityError,
@@ -33,9 +31,11 @@ from gradcli.errors import (
 )
 from gradcli.functions import BY_NAME, CONSTANTS
 from gradcli.graph import Graph, Node, collector_paused
-from gradcli.parse_errors import describe
 from gradcli.printing import shorten, to_text
 from gradcli.statements import Statement, StatementReductions
+
+if TYPE_CHECKING:
+    from lark import Token
 
 
 @dataclass
@@ -77,22 +77,6 @@ class Scope:
     functions: Mapping[str, object] = field(default_factory=dict)  # a spec's defs (custom)
 
 
-def grammar_text() -> str:
-    """expression.lark and spec.lark, read as one grammar."""
-    return "\n".join(path.read_text(encoding="utf-8")
-                     for path in (grammar_path(), grammar_path().with_name("spec.lark")))
-
-
-def grammar_path() -> Path:
-    """grammars/expression.lark: inside the installed package, or at the top of a source tree."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "grammars", here.parent.parent / "grammars"):
-        path = candidate / "expression.lark"
-        if path.is_file():
-            return path
-    raise FileNotFoundError("grammars/expression.lark is missing from this installation")
-
-
 class _String:
     __slots__ = ("value", "token")
 
@@ -110,9 +94,9 @@ class _Slice:
 _SYMBOLS = {"add": " + ", "sub": " - ", "mul": "*", "div": "/", "matmul": " @ ", "pow": "**"}
 
 
-@v_args(inline=True)
 class _Builder(StatementReductions):
-    """Reductions of the grammar, each appending to `self.graph`."""
+    """Reductions of the grammar, each appending to `self.graph`; each is given the children
+    of its rule (Lark's inline transformer, see `_Reductions`)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -329,7 +313,6 @@ class _Builder(StatementReductions):
         return list(bindings)
 
 _lock = threading.RLock()  # reentrant: a custom function's body is read inside a parse
-_parser: Lark | None = None
 _builder: _Builder | None = None
 
 
@@ -338,47 +321,6 @@ def _get_builder() -> _Builder:
     if _builder is None:
         _builder = _Builder()
     return _builder
-
-
-def _get_parser() -> Lark:
-    """Lark's parser, built on first use (a text the fast reader takes never needs it)."""
-    global _parser
-    if _parser is None:
-        _parser = Lark(grammar_text(), parser="lalr",
-                       start=["expression", "point", "statement", "rule_body"],
-                       transformer=_get_builder(), maybe_placeholders=True, cache=cache_file())
-    return _parser
-
-
-def cache_file() -> str | bool:
-    """Where Lark keeps its analysis of the grammar between runs (two thirds of a cold start
-    otherwise): a file in the user's own cache folder, GRADCLI_CACHE_DIR or
-    $XDG_CACHE_HOME/gradcli or ~/.cache/gradcli. Lark checks the grammar's hash in it before use.
-    The file is a pickle, so a folder that is not the user's own and private is not used, nor
-    one that cannot be written: False then, and the grammar is analysed at every start.
-    GRADCLI_CACHE_DIR= (empty) turns the cache off."""
-    import os
-    import sys
-
-    import lark
-
-    folder = os.environ.get("GRADCLI_CACHE_DIR")
-    if folder == "":
-        return False
-    if folder is None:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        folder = os.path.join(base, "gradcli")
-    try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        status = os.stat(folder)
-        if hasattr(os, "getuid") and (status.st_uid != os.getuid() or status.st_mode & 0o022):
-            return False
-        if not os.access(folder, os.W_OK | os.X_OK):
-            return False
-    except OSError:
-        return False
-    version = f"lark{lark.__version__}-py{sys.version_info[0]}{sys.version_info[1]}"
-    return os.path.join(folder, f"grammar-{version}.lark-cache")
 
 
 # Read expressions and points of the common subset with gradcli.fastread, which issues the
@@ -404,9 +346,7 @@ def _run(text: str, start: str, source: str, scope: Scope | None = None,
                         graph = Graph()
                         builder.reset(text, graph, source, scope or Scope())
                 if not fast:  # outside the `except`: Lark's errors come without a context
-                    result = _get_parser().parse(text, start=start)
-        except UnexpectedInput as error:
-            raise describe(error, text, source) from None
+                    result = grammar.read(text, start, source, builder)
         finally:
             positions = builder.positions
             builder.restore(outer)

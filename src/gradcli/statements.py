@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-
-from lark import Token, Transformer, v_args
+from typing import TYPE_CHECKING
 
 from gradcli.errors import NameResolutionError, ParseError
 from gradcli.graph import Node
+
+if TYPE_CHECKING:
+    from lark import Token
 
 
 @dataclass
@@ -46,9 +48,8 @@ class Statement:
 
 
 
-@v_args(inline=True)
-class StatementReductions(Transformer):
-    """The reductions of spec.lark's rules."""
+class StatementReductions:
+    """The reductions of spec.lark's rules, each given the children of its rule."""
 
     def assign(self, token: Token, value: Node) -> Statement:
         return Statement("assign", str(token), value, token.line, token.column)
