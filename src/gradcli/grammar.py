@@ -33,7 +33,6 @@ def grammar_path() -> Path:
     raise FileNotFoundError("grammars/expression.lark is missing from this installation")
 
 
-
 class _Reductions:
     """The builder as Lark's inline transformer: Lark calls a rule's reduction with the list of
     the rule's children, the builder takes them as arguments (what lark.v_args(inline=True)
