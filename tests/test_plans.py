@@ -1,7 +1,8 @@
-"""Evaluation plans (gradcli.plans) against the plain evaluator: a batch evaluated block by
-block, in buffers shared between values, must give the same values to the bit, hand out arrays
-that share memory with nothing, and keep every warning. Speed is measured in bench/run.py, not
-here."""
+"""The fast paths of evaluation against the plain ones: a batch evaluated block by block
+(gradcli.plans), in buffers shared between values, must give the same values to the bit, hand
+out arrays that share memory with nothing, and keep every warning; arithmetic at a point by
+numpy's scalar operators must be the ufuncs' to the bit. Speed is measured in bench/run.py,
+not here."""
 
 from __future__ import annotations
 
@@ -169,3 +170,29 @@ def test_unconnected_variables_stay_unconnected():
     result = gradcli.parse("x*2").grad({"x": X, "w": Y}, wrt=["x", "w"], batch=True)
     assert result.gradient["w"] is None and result.unconnected == ["w"]
     assert np.array_equal(result.gradient["x"], np.full(N, 2.0))
+
+
+@pytest.mark.parametrize("ufunc", [np.add, np.subtract, np.multiply, np.divide])
+def test_arithmetic_at_a_point_is_the_ufuncs_to_the_bit(ufunc):
+    # the evaluator computes arithmetic on numbers with numpy's scalar operators (gradcli.
+    # evaluation._OPERATORS): the very IEEE results of the ufunc, inf and nan included
+    from gradcli.evaluation import _OPERATORS
+
+    rng = np.random.default_rng(7)
+    a = np.concatenate([rng.standard_normal(500) * 10.0 ** rng.integers(-300, 300, 500),
+                        [0.0, -0.0, np.inf, -np.inf, np.nan, 1e308, 5e-324]])
+    b = np.concatenate([rng.standard_normal(500) * 10.0 ** rng.integers(-300, 300, 500),
+                        [0.0, 0.0, 1.0, -np.inf, 2.0, 1e-308, 0.5]])
+    operator_ = _OPERATORS[ufunc]
+    with np.errstate(all="ignore"):
+        expected = ufunc(a, b)
+        scalars = np.array([operator_(x, y) for x, y in zip(a, b, strict=True)])
+        arrays = operator_(a, b)
+    assert np.array_equal(scalars.view(np.int64), expected.view(np.int64))  # bits, nan's too
+    assert np.array_equal(arrays, expected, equal_nan=True)
+
+
+def test_a_division_by_zero_of_two_python_floats_is_numpys():
+    f = gradcli.parse("1/(x - x)")
+    assert evaluate([f.output], {"x": 2.0})[f.output.index] == np.inf
+    assert gradcli.parse("x/y")(x=1.0, y=0.0) == np.inf

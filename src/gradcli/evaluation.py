@@ -11,6 +11,7 @@ so that a warning can name the subexpression.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -54,8 +55,23 @@ def evaluate(roots: Iterable[Node], inputs: Mapping[str, object],
                 attrs = dict(zip(op.params, node.attrs, strict=True))
                 values[node.index] = op.forward(*(values[i.index] for i in node.inputs), **attrs)
             else:
-                values[node.index] = op.forward(*(values[i.index] for i in node.inputs))
+                args = [values[i.index] for i in node.inputs]
+                operator_ = _OPERATORS.get(op.forward)
+                if operator_ is None:
+                    values[node.index] = op.forward(*args)
+                    continue
+                try:
+                    values[node.index] = operator_(*args)
+                except ArithmeticError:  # 1.0 / 0.0 of two Python floats
+                    values[node.index] = op.forward(*args)
     return values
+
+
+# The arithmetic ufuncs as operators: on numbers numpy's scalar arithmetic computes the same
+# IEEE results as the ufunc, without the cost of a ufunc call (1.6 us against 0.13 us: most
+# of the time of evaluating a large expression at a point); on arrays they are the ufunc.
+_OPERATORS = {np.add: operator.add, np.subtract: operator.sub, np.multiply: operator.mul,
+              np.divide: operator.truediv, np.negative: operator.neg}
 
 
 def all_finite(value) -> bool:
