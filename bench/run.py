@@ -29,7 +29,7 @@ Workloads (times are medians; the contenders of a workload are interleaved, run 
    and full gradient at one point, gradcli against autograd (the same function, evaluated from
    the generator's list of operations, never from the text), PyTorch; SymPy at 10^2
    operations only (build, diff by each variable, evalf). Then gradcli at 10^5 operations: the
-   time ratio t(10^5)/t(10^4) (goal <= 12) and the ratio of peak memory (tracemalloc peak
+   time ratio t(10^5)/t(10^4), the two sizes taking turns (goal <= 12) and the ratio of peak memory (tracemalloc peak
    while parsing and differentiating; goal: linear growth, <= 12 as well). A diagnostic row
    gives the time ratio again with Python's cyclic garbage collector turned off.
 4. The cheap-gradient principle: nodes of the graph after the backward pass / nodes of the
@@ -705,10 +705,11 @@ def large(sizes: tuple[int, int], sympy_size: int, repeats: int, profile: bool) 
              lambda f: f.grad(point), lambda: gradcli.parse(e.text)),
         ]
 
-    # scaling, gradcli alone
+    # scaling, gradcli alone: both sizes taking turns, in the same conditions
     big = random_expression(big_n, 10, seed=0)
-    big_times = interleaved({"gradcli": gradcli_large(big)}, max(3, repeats // 2), warmup=False)
-    t_big = big_times.med("gradcli")
+    big_times = interleaved({"small": gradcli_large(e), "gradcli": gradcli_large(big)},
+                            max(3, repeats // 2), warmup=False)
+    t_big, t_small = big_times.med("gradcli"), big_times.med("small")
     w = f"3 scaling {exponent(small_n)}->{exponent(big_n)}"
     add(Row(w, f"gradcli parse + grad, {big_n} ops ({big.text_ops} in the text, "
                f"{len(big.text)} chars)", t_big, runs=big_times.get("gradcli", []),

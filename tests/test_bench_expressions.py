@@ -5,31 +5,16 @@ bench/run.py, never here."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from support import bench_expressions
 
 import gradcli
 from gradcli.graph import ancestors
 
-PATH = Path(__file__).resolve().parent.parent / "bench" / "expressions.py"
-
-
-def _load():
-    name = "gradcli_bench_expressions"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, PATH)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # (dataclasses look their module up while it loads)
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-gen = _load()
+gen = bench_expressions()
 
 SIZES = [1, 2, 3, 4, 5, 6, 9, 40, 300, 2000]
 

@@ -4,34 +4,18 @@ reads as before and every invalid text fails with exactly Lark's error."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import random
-import sys
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from lark import Lark, Token
-from support import shallow_stack
+from support import bench_expressions, shallow_stack
 
 from gradcli import fastread, grammar, parsing
 from gradcli.errors import NameResolutionError
 from gradcli.graph import Graph
 from gradcli.parsing import Binding, Scope, parse_expression, parse_point
-
-BENCH = Path(__file__).resolve().parent.parent / "bench" / "expressions.py"
-
-
-def _bench():
-    name = "gradcli_bench_expressions"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, BENCH)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # (dataclasses look their module up while it loads)
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
 
 # ---------------------------------------------------------------- reading both ways
 
@@ -158,12 +142,12 @@ def test_the_subset_reads_as_lark_reads_it(text, lark_parses):
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("n_ops", [1, 5, 30, 300])
 def test_benchmark_expressions(n_ops, seed, lark_parses):
-    text = _bench().random_expression(n_ops, 10, seed=seed).text
+    text = bench_expressions().random_expression(n_ops, 10, seed=seed).text
     assert assert_same(text, counter=lark_parses, fast_path=True)[0] == "graph"
 
 
 def test_the_benchmark_expression_of_ten_thousand_operations(lark_parses):
-    text = _bench().random_expression(10**4, 10, seed=0).text
+    text = bench_expressions().random_expression(10**4, 10, seed=0).text
     assert assert_same(text, counter=lark_parses, fast_path=True)[0] == "graph"
 
 
@@ -300,7 +284,7 @@ def test_the_reductions_of_random_texts_are_lark_s(seed, recording):
 
 
 def test_the_benchmark_reductions_are_lark_s(recording):
-    text = _bench().random_expression(500, 10, seed=3).text
+    text = bench_expressions().random_expression(500, 10, seed=3).text
     lark = reductions(text, "expression", recording, fast=False)
     assert reductions(text, "expression", recording, fast=True) == lark
     assert lark[1] is None and len(lark[0]) > 1000

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support import bench_expressions
 
 import gradcli
 from gradcli import plans
@@ -77,6 +78,24 @@ def assert_same(text: str, point: dict | None = None):
 @pytest.mark.parametrize("text", scalar_functions() + RANDOM)
 def test_a_plan_gives_the_plain_values_to_the_bit(text):
     assert_same(text)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_expressions_give_the_plain_values_to_the_bit(seed):
+    # bench/expressions.py: fan-out, every kind of operation, ten variables; points around the
+    # benchmark's point (where each expression is finite), and one variable left unconnected
+    expression = bench_expressions().random_expression(150, 10, seed=seed)
+    rng = np.random.default_rng(seed)
+    point = {name: value + rng.uniform(-1e-3, 1e-3, N)
+             for name, value in expression.point().items()}
+    f = gradcli.parse(expression.text)
+    assert_same(expression.text, point)
+    result = f.grad({**point, "w": X}, wrt=[*point, "w"], batch=True)
+    for name, g in result.gradient.items():  # a variable the text does not use is unconnected
+        if name in f.variables:
+            assert isinstance(g, np.ndarray) and g.shape == (N,)
+        else:
+            assert g is None and name in result.unconnected
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 1000, N - 1, N, 4 * N])
