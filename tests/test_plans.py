@@ -15,6 +15,7 @@ from gradcli import plans
 from gradcli.evaluation import evaluate
 from gradcli.functions import BY_NAME, REQUIRED
 from gradcli.graph import ancestors
+from gradcli.ops.core import OPERATORS
 from gradcli.plans import MIN_SIZE, Plan
 
 N = 2 * MIN_SIZE  # large enough for the plan
@@ -194,15 +195,13 @@ def test_unconnected_variables_stay_unconnected():
 @pytest.mark.parametrize("ufunc", [np.add, np.subtract, np.multiply, np.divide])
 def test_arithmetic_at_a_point_is_the_ufuncs_to_the_bit(ufunc):
     # the evaluator computes arithmetic on numbers with numpy's scalar operators (gradcli.
-    # evaluation._OPERATORS): the very IEEE results of the ufunc, inf and nan included
-    from gradcli.evaluation import _OPERATORS
-
+    # ops.core.OPERATORS): the very IEEE results of the ufunc, inf and nan included
     rng = np.random.default_rng(7)
     a = np.concatenate([rng.standard_normal(500) * 10.0 ** rng.integers(-300, 300, 500),
                         [0.0, -0.0, np.inf, -np.inf, np.nan, 1e308, 5e-324]])
     b = np.concatenate([rng.standard_normal(500) * 10.0 ** rng.integers(-300, 300, 500),
                         [0.0, 0.0, 1.0, -np.inf, 2.0, 1e-308, 0.5]])
-    operator_ = _OPERATORS[ufunc]
+    operator_ = OPERATORS[ufunc]
     with np.errstate(all="ignore"):
         expected = ufunc(a, b)
         scalars = np.array([operator_(x, y) for x, y in zip(a, b, strict=True)])

@@ -11,6 +11,7 @@ A rule of `None` means the argument carries no gradient (a comparison, `floor`, 
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -56,6 +57,13 @@ class Prefix:
 
 
 Rule = Callable[..., Node]
+
+# The arithmetic ufuncs as operators: on numbers (numpy's or Python's) they compute the same
+# IEEE results as the ufunc, without the cost of a ufunc call (1.6 us against 0.13 us: most of
+# the time of evaluating a large expression at a point); on arrays they are the ufunc. Two
+# Python floats divided by zero raise ZeroDivisionError where the ufunc gives inf or nan.
+OPERATORS = {np.add: operator.add, np.subtract: operator.sub, np.multiply: operator.mul,
+             np.divide: operator.truediv, np.negative: operator.neg}
 
 
 def broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...]:
@@ -148,8 +156,7 @@ class Primitive:
                 if node.op is CONSTANT and is_literal(node):
                     literals += 1
         if literals and literals == len(inputs):
-            with np.errstate(all="ignore"):
-                value = float(self.forward(*(node.attrs[0] for node in inputs)))
+            value = _fold(self.forward, [node.attrs[0] for node in inputs])
             # Only a finite, nonzero result is folded: a nan or inf keeps the node so that
             # evaluation can name the subexpression, and a zero keeps the sign it would have.
             if math.isfinite(value) and value != 0.0:
@@ -162,6 +169,18 @@ class Primitive:
             shape = broadcast(*(node.shape for node in inputs)) if inputs else ()
         values = tuple(attrs[param] for param in self.params) if self.params else ()
         return graph.apply(self, inputs, values, shape)
+
+
+def _fold(forward, numbers: list[float]) -> float:
+    """The value of an operation on literal numbers."""
+    operator_ = OPERATORS.get(forward)
+    if operator_ is not None:
+        try:
+            return float(operator_(*numbers))
+        except ArithmeticError:  # a division by zero: numpy's inf or nan
+            pass
+    with np.errstate(all="ignore"):
+        return float(forward(*numbers))
 
 
 def _no_forward(*args):  # pragma: no cover - leaves are read by the evaluator, never called
