@@ -21,7 +21,8 @@ Workloads (times are medians; the contenders of a workload are interleaved, run 
 2. Value and gradient at 10^6 points (x in [0.5, 2]), in process, for the three seed
    expressions: hand-written numpy (the baseline), gradcli's `f.grad(point, batch=True)` (warm:
    the gradient graph is built by the first call, which is also reported, after a fresh
-   `parse`), autograd's `make_vjp` (value and vector-Jacobian product with ones: one forward
+   `parse`; its blocks shared among the processors' threads, and on one thread too),
+   autograd's `make_vjp` (value and vector-Jacobian product with ones: one forward
    and one backward pass), SymPy's `lambdify` of the value and of the derivatives (the
    evaluation only), PyTorch, JAX (jit of vmap of value_and_grad; warm). Goal: gradcli <= 1.0x
    numpy. gradcli's gradient is compared with autograd's (max relative difference).
@@ -29,9 +30,10 @@ Workloads (times are medians; the contenders of a workload are interleaved, run 
    and full gradient at one point, gradcli against autograd (the same function, evaluated from
    the generator's list of operations, never from the text), PyTorch; SymPy at 10^2
    operations only (build, diff by each variable, evalf). Then gradcli at 10^5 operations: the
-   time ratio t(10^5)/t(10^4), the two sizes taking turns (goal <= 12) and the ratio of peak memory (tracemalloc peak
-   while parsing and differentiating; goal: linear growth, <= 12 as well). A diagnostic row
-   gives the time ratio again with Python's cyclic garbage collector turned off.
+   time ratio t(10^5)/t(10^4), the two sizes taking turns (goal <= 12), and the ratio of peak
+   memory (tracemalloc peak while parsing and differentiating; goal: linear growth, <= 12 as
+   well). A diagnostic row gives the time ratio again with Python's cyclic garbage collector
+   turned off.
 4. The cheap-gradient principle: nodes of the graph after the backward pass / nodes of the
    forward graph (goal <= 4), and the time of value and gradient / value alone (goal <= 3):
    at 10^6 points for the seeds, at 10^3 points for the 10^4-operation expression (every value
@@ -454,6 +456,25 @@ def gradcli_first(text: str, point: dict, repeats: int) -> list[float]:
     return firsts
 
 
+def gradcli_threads() -> int:
+    from gradcli.plans import threads
+
+    return threads()
+
+
+def one_thread(fn: Callable[[], object]) -> object:
+    """fn() with gradcli's batch evaluation on one thread."""
+    old = os.environ.get("GRADCLI_THREADS")
+    os.environ["GRADCLI_THREADS"] = "1"
+    try:
+        return fn()
+    finally:
+        if old is None:
+            del os.environ["GRADCLI_THREADS"]
+        else:
+            os.environ["GRADCLI_THREADS"] = old
+
+
 def batch(n_points: int, repeats: int, profile: bool) -> dict:
     rng = np.random.default_rng(0)
     arrays = {name: rng.uniform(0.5, 2.0, n_points) for name in ("x", "x1", "x2")}
@@ -474,6 +495,8 @@ def batch(n_points: int, repeats: int, profile: bool) -> dict:
         contenders: dict[str, Callable[[], object]] = {
             "numpy": lambda seed=seed, xs=xs: seed.numpy(*xs),
             "gradcli": lambda f=f, point=point: f.grad(point, batch=True),
+            "gradcli 1 thread": lambda f=f, point=point: one_thread(
+                lambda: f.grad(point, batch=True)),
             "gradcli value": lambda f=f, point=point: f.evaluate(point, batch=True),
         }
         for peer, fn in peers.items():
@@ -494,7 +517,8 @@ def batch(n_points: int, repeats: int, profile: bool) -> dict:
 
         add(Row(w, f"{label}: hand-written numpy", base, ratio=1.0, vs="numpy",
                 runs=times.get("numpy", []), text=times.note("numpy")))
-        row("gradcli", "gradcli f.grad(batch=True), warm", 1.0)
+        row("gradcli", f"gradcli f.grad(batch=True), warm ({gradcli_threads()} threads)", 1.0)
+        row("gradcli 1 thread", "gradcli, one thread (GRADCLI_THREADS=1)")
         goal_row(w, f"{label}: gradcli first call (builds the gradient graph)",
                  median(firsts) if firsts else None, base, "numpy", runs=firsts, text=first_error)
         row("autograd", "autograd make_vjp")

@@ -107,6 +107,26 @@ def test_blocks_of_any_size_give_the_same_values(monkeypatch, text, chunk):
     assert_same(text)
 
 
+@pytest.mark.parametrize("workers", [1, 2, 3, 8])
+@pytest.mark.parametrize("text", ["x**2*sin(x)", "log(z) + z*y - sin(y)", "x > y",
+                                  "where(y > 0, x*y, x - y)"])
+def test_blocks_shared_among_threads_give_the_same_values(monkeypatch, text, workers):
+    monkeypatch.setattr(plans, "CHUNK", 1000)  # 33 blocks
+    monkeypatch.setattr(plans, "threads", lambda: workers)
+    assert_same(text)
+
+
+def test_the_number_of_threads_can_be_set(monkeypatch):
+    monkeypatch.setenv("GRADCLI_THREADS", "3")
+    assert plans.threads() == 3
+    monkeypatch.setenv("GRADCLI_THREADS", "nonsense")
+    assert plans.threads() >= 1
+    monkeypatch.setenv("GRADCLI_THREADS", "1")
+    f = gradcli.parse("x*y")
+    result = f.grad({"x": X, "y": Y}, batch=True)
+    assert np.array_equal(result.gradient["x"], Y) and np.array_equal(result.value, X * Y)
+
+
 @pytest.mark.parametrize("shapes", [((N,), ()), ((N, 1), (1, 3)), ((1, N), (2, N)),
                                     ((3, N // 2), (3, N // 2))])
 def test_points_that_broadcast_or_come_in_several_dimensions(monkeypatch, shapes):

@@ -96,21 +96,53 @@ class Plan:
         """The values of the roots, by node index; the indices of those whose arrays are the
         plan's own (not an input's, nor a constant): those need no copy to be handed out; and
         whether the roots are known to be finite (each block's sum is, while it is in cache:
-        nan and inf carry through a sum; a sum that overflows says "not known")."""
+        nan and inf carry through a sum; a sum that overflows says "not known").
+
+        The first block is evaluated here, and makes the roots' arrays; the others are shared
+        out among `threads()` threads, numpy's ufuncs running in parallel without the GIL.
+        Every block is computed alone, so the values are the same whatever the threads."""
         points = _points(inputs, [name for _, name in self.variables])
         shape = np.broadcast_shapes(*(np.shape(v) for v in points.values())) if points else ()
         size = int(np.prod(shape))
         flat = {name: (np.ascontiguousarray(np.broadcast_to(v, shape), np.float64).reshape(-1)
                        if np.ndim(v) else np.float64(v)) for name, v in points.items()}
-        chunk = min(CHUNK, size)
-        buffers = [np.empty(chunk) for _ in range(self.buffers)]
+        chunk = max(1, min(CHUNK, size))
+        starts = list(range(0, size, chunk))
         results: dict[int, np.ndarray] = {}
-        total = np.float64(0.0)
+        total = self._blocks(starts[:1], chunk, size, flat, results)
+        rest = starts[1:]
+        workers = min(threads(), len(rest))
+        if workers > 1:
+            shares = [rest[k * len(rest) // workers:(k + 1) * len(rest) // workers]
+                      for k in range(workers)]
+            futures = [_pool().submit(self._blocks, share, chunk, size, flat, results)
+                       for share in shares[1:]]
+            total += self._blocks(shares[0], chunk, size, flat, results)
+            total += sum(future.result() for future in futures)
+        elif rest:
+            total += self._blocks(rest, chunk, size, flat, results)
+        index = [node.index for node in self.nodes]
+        out = {index[k]: array.reshape(shape) for k, array in results.items()}
+        for k in self.roots:  # a variable or a constant
+            if k not in results:
+                node = self.nodes[k]
+                out[index[k]] = (np.float64(constant_value(node)) if node.op is CONSTANT
+                                 else np.broadcast_to(np.asarray(points[node.attrs[0]],
+                                                                 np.float64), shape))
+        return out, {index[k] for k in results}, bool(np.isfinite(total))
+
+    def _blocks(self, starts: Sequence[int], chunk: int, size: int,
+                flat: Mapping[str, np.ndarray], results: dict[int, np.ndarray]) -> np.float64:
+        """Evaluate the blocks that begin at `starts`, in buffers of this call's own, writing
+        the roots into `results` (made by the first block, of the dtype it gives); the sum of
+        the roots' values."""
+        buffers = [np.empty(chunk) for _ in range(self.buffers)]
         values: list = [None] * len(self.nodes)
         for k, value in self.constants:
             values[k] = value
-        with np.errstate(all="ignore"):
-            for start in range(0, size, chunk):
+        total = np.float64(0.0)
+        with np.errstate(all="ignore"):  # (numpy's error state is each thread's own)
+            for start in starts:
                 stop = min(start + chunk, size)
                 views = buffers if stop - start == chunk else [b[:stop - start] for b in buffers]
                 for k, name in self.variables:
@@ -136,15 +168,35 @@ class Plan:
                         values[k] = forward(*operands, **attrs)
                 for k in self.roots:
                     total += np.add.reduce(values[k], axis=None)
-        index = [node.index for node in self.nodes]
-        out = {index[k]: array.reshape(shape) for k, array in results.items()}
-        for k in self.roots:  # a variable or a constant
-            if k not in results:
-                node = self.nodes[k]
-                out[index[k]] = (np.float64(constant_value(node)) if node.op is CONSTANT
-                                 else np.broadcast_to(np.asarray(points[node.attrs[0]],
-                                                                 np.float64), shape))
-        return out, {index[k] for k in results}, bool(np.isfinite(total))
+        return total
+
+
+def threads() -> int:
+    """How many threads evaluate a batch: the processors this process may run on, or
+    GRADCLI_THREADS (1: no threads)."""
+    import os
+
+    setting = os.environ.get("GRADCLI_THREADS", "").strip()
+    if setting.isdigit() and int(setting) > 0:
+        return int(setting)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+_POOL = None
+
+
+def _pool():
+    """The threads that evaluate blocks besides the calling one (made on first use)."""
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=max(1, threads() - 1),
+                                   thread_name_prefix="gradcli-plan")
+    return _POOL
 
 
 def _points(inputs: Mapping[str, object], names: Sequence[str]) -> dict[str, object]:
