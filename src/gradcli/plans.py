@@ -6,7 +6,9 @@ fresh arrays cost page faults as much as the arithmetic. A plan evaluates the wh
 block of `CHUNK` points, then the next block: the intermediate values of a block stay in the
 processor's cache, in a few buffers made once per run and shared by values whose lives do not
 overlap (a buffer is free again after the last reader of its value). Only the roots (the
-value and the gradient) get arrays of the batch's size, written block by block.
+value and the gradient) get arrays of the batch's size, written block by block. The blocks
+are shared out among a few threads, one per processor (GRADCLI_THREADS sets how many): numpy's
+ufuncs release the GIL, so the blocks are computed in parallel.
 
 Every operation of such a graph is elementwise, so a block's results are those of the whole
 arrays: each ufunc is the one the plain evaluator (gradcli.evaluation) calls, with the same
