@@ -66,7 +66,6 @@ def evaluate(roots: Iterable[Node], inputs: Mapping[str, object],
     return values
 
 
-
 def all_finite(value) -> bool:
     # nan and inf carry through a sum, so a finite sum means finite entries; summing reads an
     # array twice as fast as isfinite. A sum that overflows sends us to look entry by entry.

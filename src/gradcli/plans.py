@@ -32,7 +32,9 @@ CHUNK = 1 << 14  # points per block: 128 KB per buffer, so that the live ones st
 
 def _fills(op) -> bool:
     """Whether the op's forward writes float64 for float64 operands into `out=`: a ufunc that
-    does, or an op that says it does (`fills`)."""
+    does, or an op that says it does (`fills`); not one with static attributes."""
+    if op.params:
+        return False
     if op.fills:
         return True
     ufunc = op.forward
