@@ -111,11 +111,11 @@ def backward(output: Node, wrt: Sequence[Node], seed: Node | None = None) -> Bac
         if g is None:
             continue
         node = nodes[index]
-        for k, (arg, rule) in enumerate(zip(node.inputs, node.op.rules(len(node.inputs)),
-                                            strict=True)):
+        inputs = node.inputs
+        for k, (arg, rule) in enumerate(zip(inputs, node.op.rules(len(inputs)), strict=True)):
             if rule is None or not active[arg.index]:
                 continue
-            contribution = vjp(node, k, g)
+            contribution = _cotangent(rule, node, k, g)
             previous = adjoints.get(arg.index)
             running = contribution if previous is None else previous + contribution
             adjoints[arg.index] = running
@@ -127,7 +127,11 @@ def vjp(node: Node, k: int, g: Node) -> Node:
     """The cotangent that `node`'s argument `k` receives from the cotangent `g` of `node`: the
     argument's VJP rule from the table, summed back to the argument's shape where the argument
     was broadcast. The argument must carry a gradient (its rule is not None)."""
-    contribution = apply_rule(node, k, g)
+    return _cotangent(node.op.rules(len(node.inputs))[k], node, k, g)
+
+
+def _cotangent(rule, node: Node, k: int, g: Node) -> Node:
+    contribution = _applied(rule, node, k, g)
     shape = node.inputs[k].shape
     if contribution.shape != shape:  # the argument was broadcast: sum it back
         contribution = sum_to(contribution, shape=shape)
@@ -137,8 +141,13 @@ def vjp(node: Node, k: int, g: Node) -> Node:
 def apply_rule(node: Node, k: int, g: Node) -> Node:
     """The VJP rule of `node`'s argument `k` applied to `g`, with the node's static attributes
     (and, for a variadic operation, which argument it is): of the broadcast shape."""
+    return _applied(node.op.rules(len(node.inputs))[k], node, k, g)
+
+
+def _applied(rule, node: Node, k: int, g: Node) -> Node:
     op = node.op
-    rule = op.rules(len(node.inputs))[k]
+    if not op.params and not op.variadic:
+        return rule(g, node, *node.inputs)
     attrs = dict(zip(op.params, node.attrs, strict=True)) if op.params else {}
     if op.variadic:
         attrs["argument"] = k
