@@ -234,3 +234,23 @@ def test_a_division_by_zero_of_two_python_floats_is_numpys():
     f = gradcli.parse("1/(x - x)")
     assert evaluate([f.output], {"x": 2.0})[f.output.index] == np.inf
     assert gradcli.parse("x/y")(x=1.0, y=0.0) == np.inf
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="fork is POSIX")
+def test_a_forked_child_evaluates_batches_with_threads_of_its_own(monkeypatch):
+    import multiprocessing
+
+    monkeypatch.setattr(plans, "CHUNK", 1000)
+    monkeypatch.setattr(plans, "threads", lambda: 2)
+    f = gradcli.parse("x**2*sin(x)")
+    expected = f.grad({"x": X}, batch=True).gradient["x"]  # the parent's pool exists now
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        result = pool.apply_async(_child_gradient, (X,))
+        assert np.array_equal(result.get(timeout=60), expected)
+
+
+def _child_gradient(x):
+    plans.CHUNK = 1000
+    plans.threads = lambda: 2
+    return gradcli.parse("x**2*sin(x)").grad({"x": x}, batch=True).gradient["x"]

@@ -193,14 +193,23 @@ _POOL = None
 
 
 def _pool():
-    """The threads that evaluate blocks besides the calling one (made on first use)."""
+    """The threads that evaluate blocks besides the calling one (made on first use). A child
+    process forked from this one has none of its threads: it makes its own pool."""
     global _POOL
     if _POOL is None:
+        import os
         from concurrent.futures import ThreadPoolExecutor
 
         _POOL = ThreadPoolExecutor(max_workers=max(1, threads() - 1),
                                    thread_name_prefix="gradcli-plan")
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_forget_pool)
     return _POOL
+
+
+def _forget_pool() -> None:
+    global _POOL
+    _POOL = None
 
 
 def _points(inputs: Mapping[str, object], names: Sequence[str]) -> dict[str, object]:
