@@ -228,18 +228,30 @@ class _Reader:
 
 class Token(str):
     """A token as Lark's lexer makes one (a lark.Token: the text, with its type and place), so
-    that a text this reader takes never imports Lark."""
+    that a text this reader takes never imports Lark. The reader reads one line: a token's
+    line is 1 and its columns follow from its offsets, so only those are stored."""
 
-    def __new__(cls, kind: str, value: str, start_pos: int, line: int, column: int,
-                end_line: int, end_column: int, end_pos: int) -> Token:
+    line = end_line = 1
+
+    def __new__(cls, kind: str, value: str, start_pos: int, end_pos: int) -> Token:
         token = super().__new__(cls, value)
-        token.type, token.value = kind, value
-        token.start_pos, token.line, token.column = start_pos, line, column
-        token.end_line, token.end_column, token.end_pos = end_line, end_column, end_pos
+        token.type, token.start_pos, token.end_pos = kind, start_pos, end_pos
         return token
+
+    @property
+    def column(self) -> int:
+        return self.start_pos + 1
+
+    @property
+    def end_column(self) -> int:
+        return self.end_pos + 1
+
+    @property
+    def value(self) -> str:
+        return str(self)
 
 
 def _token(kind: str, match: re.Match, group: str) -> Token:
     """The token Lark's lexer makes of the match's group, on line 1."""
     start, end = match.span(group)
-    return Token(kind, match.group(group), start, 1, start + 1, 1, end + 1, end)
+    return Token(kind, match.group(group), start, end)

@@ -77,6 +77,8 @@ class Graph:
         if len(inputs) == 2:  # most operations: no list, no sort
             a, b = inputs[0].index, inputs[1].index
             key = (op, (b, a) if op.commutative and b < a else (a, b), attrs)
+        elif not inputs:  # a number, a variable
+            key = (op, (), attrs)
         else:
             ids = tuple([node.index for node in inputs])
             key = (op, tuple(sorted(ids)) if op.commutative else ids, attrs)
