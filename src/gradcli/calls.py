@@ -35,6 +35,9 @@ def bind(entry: Function, token: Token, arguments: list, error: Callable, graph:
          ) -> tuple[list, dict]:
     """The call's arguments in the order of the signature, defaults filled in; settings
     (axis, shape, ...) as Python values, and a variadic parameter's arguments spread."""
+    if (entry.variadic is None and not entry.static and len(arguments) == len(entry.params)
+            and not any(isinstance(a, Keyword) for a in arguments)):
+        return list(arguments), {}  # every parameter given, in order: most calls
     params = list(entry.params)
     positional = [a for a in arguments if not isinstance(a, Keyword)]
     keywords = [a for a in arguments if isinstance(a, Keyword)]
