@@ -11,7 +11,6 @@ import numpy as np
 from gradcli.graph import Node
 from gradcli.ops.core import (
     COMPARISON,
-    CONSTANT,
     POWER,
     PRODUCT,
     SIGN,
@@ -48,7 +47,7 @@ def _simplify_mul(a: Node, b: Node) -> Node | None:
     # a factor of ones (a literal 1, or one broadcast to a shape) goes when the other factor
     # has the product's shape already
     for one, other in ((a, b), (b, a)):
-        if one.op is not CONSTANT and not one.op.rearranges:  # (most factors: no call)
+        if not one.op.rearranges and not is_constant(one):  # most factors
             continue
         unit = uniform_value(one)
         if unit in (1.0, -1.0) and broadcast(one.shape, other.shape) == other.shape:
@@ -63,7 +62,7 @@ def _simplify_mul(a: Node, b: Node) -> Node | None:
 
 
 def _simplify_div(a: Node, b: Node) -> Node | None:
-    if ((b.op is CONSTANT or b.op.rearranges) and uniform_value(b) == 1.0
+    if ((b.op.rearranges or is_constant(b)) and uniform_value(b) == 1.0
             and broadcast(a.shape, b.shape) == a.shape):
         return a
     if a.op is neg and b.op is neg:
