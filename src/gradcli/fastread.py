@@ -42,7 +42,6 @@ exactly what Lark gives.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 STARTS = ("expression", "point")
 
@@ -94,11 +93,6 @@ def read(text: str, start: str, builder) -> object:
         raise NotFast(str(error)) from error
 
 
-def _callback(builder, name: str) -> Callable:
-    """The builder's reduction `name`, which takes the children of its rule as arguments."""
-    return getattr(builder, name)
-
-
 class _Reader:
     """One read: the builder's reductions, and the two stacks of the shunting-yard loop.
 
@@ -109,14 +103,14 @@ class _Reader:
     """
 
     def __init__(self, builder) -> None:
-        self.number = _callback(builder, "number")
-        self.name = _callback(builder, "name")
-        self.neg = _callback(builder, "neg")
-        self.call = _callback(builder, "call")
-        self.arguments = _callback(builder, "arguments")
-        self.binding = _callback(builder, "binding")
-        self.point = _callback(builder, "point")
-        self.binary = {kind: _callback(builder, name) for kind, name in _CALLBACK.items()}
+        self.number = builder.number
+        self.name = builder.name
+        self.neg = builder.neg
+        self.call = builder.call
+        self.arguments = builder.arguments
+        self.binding = builder.binding
+        self.point = builder.point
+        self.binary = {kind: getattr(builder, name) for kind, name in _CALLBACK.items()}
         self.values: list = []
         self.pending: list[tuple] = []
 
