@@ -9,7 +9,6 @@ checked along a few random directions instead, at a fixed cost (gradcli.probes).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -35,7 +34,7 @@ from gradcli.errors import UsageError
 from gradcli.evaluation import all_finite
 from gradcli.points import sample_points
 from gradcli.probes import check_probes
-from gradcli.report import GradResult, jsonable
+from gradcli.report import GradResult, json_text, jsonable
 
 __all__ = ["RULE", "CheckReport", "Options", "VariableCheck", "check", "check_function",
            "check_random", "check_result", "work"]
@@ -81,7 +80,7 @@ class CheckReport:
         return out
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False)
+        return json_text(self.to_dict())
 
     def to_plain(self) -> str:
         return f"{self.verdict} {worst_error(self.results)!r}"

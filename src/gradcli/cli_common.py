@@ -211,10 +211,10 @@ def _emit(results: list, fmt: Format, table: Callable | None = None) -> None:
         draw = table(render) if table is not None else render.results_table
         draw(results, render.console())
     elif fmt is Format.json:
-        import json
+        from gradcli.report import json_text
 
         for obj in objects:
-            print(json.dumps(obj, ensure_ascii=False, allow_nan=False))
+            print(json_text(obj))
     else:
         for result in results:
             print(result.to_plain())

@@ -8,11 +8,18 @@ Numbers are written with repr precision; a non-finite number is written as the s
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+
+def json_text(data: dict) -> str:
+    """One report as strict JSON (json is imported here, when JSON is asked for: a plain
+    gradient on the command line never needs it)."""
+    import json
+
+    return json.dumps(data, ensure_ascii=False, allow_nan=False)
 
 
 def jsonable(value, path: str, notes: list[str]):
@@ -74,7 +81,7 @@ class EvalResult:
                 "value": jsonable(self.value, "value", notes)}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False)
+        return json_text(self.to_dict())
 
     def to_plain(self) -> str:
         return _plain(self.value)

@@ -16,7 +16,6 @@ points and cotangents, with the point and the output entry where it was found.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -39,7 +38,7 @@ from gradcli.errors import GradcliError, InputError, UsageError
 from gradcli.evaluation import all_finite
 from gradcli.graph import Graph, Node
 from gradcli.points import DEFAULT_DOMAIN
-from gradcli.report import jsonable
+from gradcli.report import json_text, jsonable
 
 JACOBIAN_LIMIT = 16
 DEFAULT_POINTS = 10
@@ -118,7 +117,7 @@ class RuleReport:
         return out
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False)
+        return json_text(self.to_dict())
 
     def to_plain(self) -> str:
         worst = worst_error(row.check for row in self.rows)
