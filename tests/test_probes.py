@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import gradcli
-from gradcli import api, probes
+from gradcli import api, eager, probes
 from gradcli.checking import check_function
 from gradcli.cli import app
 from gradcli.compare import Options
@@ -25,10 +25,12 @@ SMOOTH = [("x**2*sin(x)", {"x": 2.0}), ("log(x1) + x1*x2 - sin(x2)", {"x1": 2.0,
 
 @pytest.fixture
 def counted(monkeypatch):
-    """How often the graph is evaluated for the probes, and how often for value and gradient
-    (Function._evaluate with gradient roots), counted outside the code under test."""
+    """How often the graph is evaluated for the probes, how often for value and gradient
+    (Function._grad), and how many reverse passes run, on the graph or on numbers, counted
+    outside the code under test."""
     counts = {"probes": 0, "gradients": 0, "backward": 0}
-    evaluate, grad, backward = probes.evaluate, api.Function._grad, api.backward
+    evaluate, grad = probes.evaluate, api.Function._grad
+    backward, on_numbers = api.backward, eager.gradient
 
     def counting_evaluate(*args, **kwargs):
         counts["probes"] += 1
@@ -42,7 +44,12 @@ def counted(monkeypatch):
         counts["backward"] += 1
         return backward(*args, **kwargs)
 
+    def counting_on_numbers(*args, **kwargs):
+        counts["backward"] += 1
+        return on_numbers(*args, **kwargs)
+
     monkeypatch.setattr(probes, "evaluate", counting_evaluate)
+    monkeypatch.setattr(eager, "gradient", counting_on_numbers)
     monkeypatch.setattr(api.Function, "_grad", counting_grad)
     monkeypatch.setattr(api, "backward", counting_backward)
     return counts

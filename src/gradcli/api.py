@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from gradcli import eager
 from gradcli.autodiff import UNCONNECTED, Backward, Unconnected, backward
 from gradcli.diagnose import saturated, zero_gradients
 from gradcli.errors import (
@@ -64,6 +65,7 @@ class Function:
         self.positions = dict(positions)
         self._rebuild = rebuild
         self._backward: Backward | None = None
+        self._forward: list[Node] | None = None  # the output's ancestors ([]: no eager pass)
         self._variants: dict[tuple, Function] = {}
         self._plans: dict[tuple, Plan | None] = {}
         # set for the model of a spec (gradcli.spec): its name in reports, its file, the values
@@ -204,27 +206,29 @@ class Function:
                              f"needs a number; reduce it (sum(...), mean(...)) or pick an entry "
                              f"([0]){other}")
         names = list(self.variables if wrt is None else wrt)
+        if shape is None:
+            numbers = self._on_numbers(names, point)
+            if numbers is not None:
+                value, found = numbers
+                missing = [name for name in names if name not in found]
+                self._refuse_unconnected(missing, unconnected)
+                gradient = {name: number_or_array(found[name]) if name in found
+                            else self._unconnected(name, given, unconnected, shape)
+                            for name in names}
+                return GradResult(self.name, given, number_or_array(value),
+                                  self.notes + self._not_variables(missing, given), gradient,
+                                  missing, inputs=point)
         nodes = {name: self.gradient_node(name) for name in names}
         missing = [name for name, node in nodes.items() if node is UNCONNECTED]
-        if missing and unconnected == "error":
-            raise UnconnectedError(
-                f"the gradient of {self.name!r} with respect to {_names(missing)} is unconnected: "
-                f"no path from the output leads to {'it' if len(missing) == 1 else 'them'}"
-                " (or every path goes through an operation with no gradient)")
+        self._refuse_unconnected(missing, unconnected)
         connected = [node for node in nodes.values() if node is not UNCONNECTED]
         values_, fresh, finite = self._evaluate([self.output, *connected], point,
                                                 shape is not None)
-        # a name asked for that stands nowhere, neither in the expression nor in the point, is
-        # unconnected like any other, and most likely a typo: say so
-        notes = [f"'{name}' is not a variable of the expression (its gradient is unconnected)"
-                 f"{suggest(name, self.variables)}"
-                 for name in missing if name not in self.positions and name not in given]
+        notes = self._not_variables(missing, given)
         gradient: dict[str, object] = {}
         for name, node in nodes.items():
             if node is UNCONNECTED:
-                node = self.variable_node(name)
-                zeros = np.zeros(node.shape if node is not None else np.shape(given.get(name, 0.0)))
-                gradient[name] = None if unconnected == "none" else _shaped(zeros, shape)
+                gradient[name] = self._unconnected(name, given, unconnected, shape)
             else:  # an array is handed out once: the next result with the same node copies
                 gradient[name] = _shaped(values_[node.index], shape, node.index in fresh
                                          and node is not self.output)
@@ -241,6 +245,55 @@ class Function:
                         and all(node is not self.output for node in connected))
         return GradResult(self.name, given, value, warnings, gradient, missing, inputs=point)
 
+    def _on_numbers(self, names: Sequence[str], point: Mapping[str, object]):
+        """(value, {name: gradient}) at one point by the reverse pass on numbers
+        (gradcli.eager), the names the gradient does not reach left out; None where the
+        gradient graph is needed instead: a model (its diagnostics read the gradient's nodes),
+        a function a spec defines, values that could pass the memory limit, or a value or
+        gradient that is not finite (the warnings name the subexpression that made it)."""
+        if self.path is not None:
+            return None
+        if self._forward is None:
+            nodes = ancestors([self.output])
+            self._forward = nodes if eager.supports(nodes) else []
+        nodes = self._forward
+        # the pass keeps the forward values and, at most, an adjoint for each
+        if not nodes or (self.max_memory is not None
+                         and 16 * sum(node.size for node in nodes) > self.max_memory):
+            return None
+        values = self._evaluate([self.output], point, nodes=nodes)[0]
+        wrt = {node.index: name for name in names
+               if (node := self.variable_node(name)) is not None}
+        with collector_paused():
+            adjoints = eager.gradient(self.output, [self.graph.nodes[i] for i in wrt], values)
+        value = values[self.output.index]
+        if not all_finite(value) or not all(all_finite(a) for a in adjoints.values()):
+            return None
+        return value, {wrt[index]: adjoint for index, adjoint in adjoints.items()}
+
+    def _refuse_unconnected(self, missing: Sequence[str], unconnected: str) -> None:
+        if missing and unconnected == "error":
+            raise UnconnectedError(
+                f"the gradient of {self.name!r} with respect to {_names(missing)} is unconnected: "
+                f"no path from the output leads to {'it' if len(missing) == 1 else 'them'}"
+                " (or every path goes through an operation with no gradient)")
+
+    def _not_variables(self, missing: Sequence[str], given: Mapping[str, object]) -> list[str]:
+        """A name asked for that stands nowhere, neither in the expression nor in the point, is
+        unconnected like any other, and most likely a typo: say so."""
+        return [f"'{name}' is not a variable of the expression (its gradient is unconnected)"
+                f"{suggest(name, self.variables)}"
+                for name in missing if name not in self.positions and name not in given]
+
+    def _unconnected(self, name: str, given: Mapping[str, object], unconnected: str,
+                     shape: tuple[int, ...] | None):
+        """What an unconnected gradient is reported as: None, or zeros of the variable's shape."""
+        if unconnected == "none":
+            return None
+        node = self.variable_node(name)
+        return _shaped(np.zeros(node.shape if node is not None
+                                else np.shape(given.get(name, 0.0))), shape)
+
     # helpers
 
     def variable_node(self, name: str) -> Node | None:
@@ -250,13 +303,14 @@ class Function:
     def _run(self, roots: Sequence[Node], point: Mapping[str, object]) -> dict:
         return self._evaluate(roots, point)[0]
 
-    def _evaluate(self, roots: Sequence[Node], point: Mapping[str, object], batch: bool = False
-                  ) -> tuple[dict, set[int], bool]:
-        """The values of the roots' ancestors, the roots whose arrays are fresh (need no copy),
-        and whether the roots are known to be finite. A large batch is evaluated by a plan that
-        is evaluated block by block (gradcli.plans); where a root is not finite, every value
-        is kept, to say where it came from."""
-        nodes = check_memory(roots, self.max_memory) if self.max_memory is not None else None
+    def _evaluate(self, roots: Sequence[Node], point: Mapping[str, object], batch: bool = False,
+                  nodes: list[Node] | None = None) -> tuple[dict, set[int], bool]:
+        """The values of the roots' ancestors (`nodes`, when the caller has them), the roots
+        whose arrays are fresh (need no copy), and whether the roots are known to be finite. A
+        large batch is evaluated by a plan that is evaluated block by block (gradcli.plans);
+        where a root is not finite, every value is kept, to say where it came from."""
+        if nodes is None and self.max_memory is not None:
+            nodes = check_memory(roots, self.max_memory)
         try:
             if not batch or not any(np.size(value) >= MIN_SIZE for value in point.values()):
                 with collector_paused():

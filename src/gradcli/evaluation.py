@@ -18,7 +18,7 @@ import numpy as np
 
 from gradcli.errors import PointError
 from gradcli.graph import Node, ancestors
-from gradcli.ops.core import CONSTANT, OPERATORS, VARIABLE, constant_value
+from gradcli.ops.core import CONSTANT, VARIABLE, constant_value
 from gradcli.printing import apply_text, format_number, shorten, to_text
 
 
@@ -50,19 +50,9 @@ def evaluate(roots: Iterable[Node], inputs: Mapping[str, object],
                 value = np.asarray(inputs[name])
                 values[node.index] = value.astype(
                     np.complex128 if value.dtype.kind == "c" else np.float64, copy=False)[()]
-            elif op.params:
-                attrs = dict(zip(op.params, node.attrs, strict=True))
-                values[node.index] = op.forward(*(values[i.index] for i in node.inputs), **attrs)
             else:
-                args = [values[i.index] for i in node.inputs]
-                operator_ = OPERATORS.get(op.forward)
-                if operator_ is None:
-                    values[node.index] = op.forward(*args)
-                    continue
-                try:
-                    values[node.index] = operator_(*args)
-                except ArithmeticError:  # 1.0 / 0.0 of two Python floats
-                    values[node.index] = op.forward(*args)
+                attrs = dict(zip(op.params, node.attrs, strict=True)) if op.params else None
+                values[node.index] = op.compute([values[i.index] for i in node.inputs], attrs)
     return values
 
 

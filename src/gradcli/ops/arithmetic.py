@@ -18,6 +18,7 @@ from gradcli.ops.core import (
     Infix,
     Prefix,
     Primitive,
+    Value,
     broadcast,
     is_constant,
     is_literal,
@@ -224,3 +225,21 @@ Node.__pow__ = lambda a, b: pow(a, b)
 Node.__rpow__ = lambda a, b: pow(b, a)
 Node.__neg__ = lambda a: neg(a)
 Node.__pos__ = lambda a: a
+
+
+# The same on Values, where the same rules compute numbers (gradcli.eager): the operation's
+# forward on the values, as evaluation would apply it to the nodes' values.
+def _computed(op: Primitive, swap: bool = False):
+    def operator(a: Value, b):
+        b = b.value if type(b) is Value else np.float64(b) if type(b) in (int, float) else b
+        return op.compute([b, a.value] if swap else [a.value, b])
+    return operator
+
+
+Value.__add__, Value.__radd__ = _computed(add), _computed(add, swap=True)
+Value.__sub__, Value.__rsub__ = _computed(sub), _computed(sub, swap=True)
+Value.__mul__, Value.__rmul__ = _computed(mul), _computed(mul, swap=True)
+Value.__truediv__, Value.__rtruediv__ = _computed(div), _computed(div, swap=True)
+Value.__pow__, Value.__rpow__ = _computed(pow), _computed(pow, swap=True)
+Value.__neg__ = lambda a: neg.compute([a.value])
+Value.__pos__ = lambda a: a.value

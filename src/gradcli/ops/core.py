@@ -143,8 +143,10 @@ class Primitive:
                 numbers += 1
             elif graph is None:
                 graph = arg.graph
-        if graph is None:
-            raise TypeError(f"{self.name}: no argument is a node of a graph")
+        if graph is None:  # numbers (and Values): the result is a number, computed now
+            return self.compute([arg.value if type(arg) is Value else
+                                 np.float64(arg) if type(arg) in (int, float) else arg
+                                 for arg in args], attrs)
         if numbers:
             inputs = tuple(arg if type(arg) is Node else literal(graph, arg) for arg in args)
         if self.simplify is not None:
@@ -169,6 +171,51 @@ class Primitive:
             shape = broadcast(*(node.shape for node in inputs)) if inputs else ()
         values = tuple(attrs[param] for param in self.params) if self.params else ()
         return graph.apply(self, inputs, values, shape)
+
+
+    def compute(self, args, attrs=None):
+        """The forward on values, as evaluation computes a node: numbers by the arithmetic
+        operators (see OPERATORS), the static attributes as keywords."""
+        if attrs:
+            return self.forward(*args, **attrs)
+        operator_ = OPERATORS.get(self.forward)
+        if operator_ is not None:
+            try:
+                return operator_(*args)
+            except ArithmeticError:  # 1.0 / 0.0 of two Python floats
+                pass
+        return self.forward(*args)
+
+
+class Value:
+    """A node of a graph together with its value at a point: what a VJP rule is given in the
+    reverse pass on numbers (gradcli.eager). A rule reads the node's structure from it
+    (`is_literal(y)`, `x.shape`) and computes with its value: arithmetic on a Value, or a
+    primitive applied to it, gives a number, not a node."""
+
+    __slots__ = ("node", "value")
+    __array_ufunc__ = None  # numpy defers to the operators below: g * x, with g a number
+
+    def __init__(self, node: Node, value):
+        self.node = node
+        self.value = value
+
+    op = property(lambda self: self.node.op)
+    attrs = property(lambda self: self.node.attrs)
+    inputs = property(lambda self: self.node.inputs)
+    shape = property(lambda self: self.node.shape)
+    ndim = property(lambda self: len(self.node.shape))
+
+    def __repr__(self) -> str:
+        return f"Value({self.node!r}, {self.value!r})"
+
+
+def constant_like(like, value: float, name: str | None = None):
+    """The number `value` beside `like`: a constant node of its graph (printed as `name` when
+    given), or, in the reverse pass on numbers, the float64 itself."""
+    if type(like) is not Node:
+        return np.float64(value)
+    return named_constant(like.graph, name, value) if name else literal(like.graph, value)
 
 
 def _fold(forward, numbers: list[float]) -> float:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from gradcli.graph import Node
-from gradcli.ops.core import Primitive, literal
+from gradcli.ops.core import Primitive, constant_like
 
 
 def _log_of(like: Node, base: float) -> Node:
-    """log(base) as a node of the graph of `like`: printed as log(2), not as 0.693..."""
-    return log(literal(like.graph, base))
+    """log(base) beside `like`: in a graph, printed as log(2), not as 0.693..."""
+    return log(constant_like(like, base))
 
 
 def _unary(name: str, forward, rule, doc: str, analytic: bool = True) -> Primitive:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from gradcli.ops.core import Primitive, named_constant
+from gradcli.ops.core import Primitive, constant_like
 from gradcli.ops.elementary import exp, sqrt
 
 
@@ -21,7 +21,7 @@ def _scipy(name: str):
 
 
 def _two_over_sqrt_pi(g):
-    return 2 / sqrt(named_constant(g.graph, "pi", math.pi))
+    return 2 / sqrt(constant_like(g, math.pi, "pi"))
 
 
 erf = Primitive("erf", _scipy("erf"), (lambda g, ans, x: g * _two_over_sqrt_pi(g) * exp(-x**2),),
