@@ -138,7 +138,16 @@ class _Reader:
                     self.prefix(match.group(kind))
                     expect = _OPERAND
             elif expect == _OPERATOR:
-                expect = self.after_operand(match)
+                binary = _BINARY.get(match.group("symbol"))
+                if binary is None:  # ")", ",", or the end of the fast read
+                    expect = self.after_operand(match)
+                    continue
+                kind, precedence = binary
+                # left-associative: first reduce what binds at least as tightly
+                if kind != "POW" and pending and pending[-1][0] >= precedence:
+                    self.reduce(precedence - 1)
+                pending.append((precedence, _token(kind, match, "symbol")))
+                expect = _OPERAND
             elif expect == _BINDING:
                 if kind != "name":
                     raise NotFast("a binding of a point starts with a name")
@@ -168,16 +177,10 @@ class _Reader:
             raise NotFast(f"{symbol!r} where an operand belongs")
 
     def after_operand(self, match: re.Match) -> int:
-        """The symbol after an operand (not a name, a number or "(": implicit multiplication,
-        or an error); what is expected next."""
+        """What follows an operand, other than a binary operator: ")" or "," (anything else, a
+        name, a number or "(", would be implicit multiplication, or an error); what is
+        expected next."""
         symbol = match.group("symbol")
-        binary = _BINARY.get(symbol)
-        if binary is not None:
-            kind, precedence = binary
-            if kind != "POW":  # left-associative: first reduce what binds at least as tightly
-                self.reduce(precedence - 1)
-            self.pending.append((precedence, _token(kind, match, "symbol")))
-            return _OPERAND
         if symbol == ")" or symbol == ",":
             self.reduce(0)
             closing = (symbol, self.pending[-1][1] if self.pending else None)

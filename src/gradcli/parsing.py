@@ -137,7 +137,8 @@ class _Builder(StatementReductions):
         if name in BY_NAME or name in self.scope.calls:
             raise self._error(NameResolutionError,
                               f"'{name}' is a function: call it as {name}(...)", token)
-        self.positions.setdefault(name, (token.line, token.column))
+        if name not in self.positions:
+            self.positions[name] = (token.line, token.column)
         return ops.variable(self.graph, name, tuple(self.scope.shapes.get(name, ())))
 
     # operators: a shape error is reported at the operator

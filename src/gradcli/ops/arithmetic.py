@@ -47,8 +47,8 @@ def _simplify_sub(a: Node, b: Node) -> Node | None:
 def _simplify_mul(a: Node, b: Node) -> Node | None:
     # a factor of ones (a literal 1, or one broadcast to a shape) goes when the other factor
     # has the product's shape already
-    for one, other in ((a, b), (b, a)):
-        if not one.op.rearranges and not is_constant(one):  # most factors
+    for one, other in (a, b), (b, a):
+        if one.inputs and not one.op.rearranges:  # most factors: not a constant (a leaf)
             continue
         unit = uniform_value(one)
         if unit in (1.0, -1.0) and broadcast(one.shape, other.shape) == other.shape:
@@ -63,7 +63,7 @@ def _simplify_mul(a: Node, b: Node) -> Node | None:
 
 
 def _simplify_div(a: Node, b: Node) -> Node | None:
-    if ((b.op.rearranges or is_constant(b)) and uniform_value(b) == 1.0
+    if ((b.op.rearranges or not b.inputs) and uniform_value(b) == 1.0
             and broadcast(a.shape, b.shape) == a.shape):
         return a
     if a.op is neg and b.op is neg:

@@ -137,7 +137,7 @@ class Primitive:
         # written for speed: a gradient of 10^4 operations calls this some 30,000 times
         inputs = args
         graph = None
-        numbers = literals = 0
+        numbers = 0
         for arg in args:
             if type(arg) is not Node:
                 numbers += 1
@@ -153,19 +153,21 @@ class Primitive:
             simpler = self.simplify(*inputs, **attrs)
             if simpler is not None:
                 return simpler
-        if self.folds:
-            for node in inputs:
-                if node.op is CONSTANT and is_literal(node):
-                    literals += 1
-        if literals and literals == len(inputs):
-            value = _fold(self.forward, [node.attrs[0] for node in inputs])
-            # Only a finite, nonzero result is folded: a nan or inf keeps the node so that
-            # evaluation can name the subexpression, and a zero keeps the sign it would have.
-            if math.isfinite(value) and value != 0.0:
-                return literal(graph, value)
+        if self.folds and inputs:
+            for node in inputs:  # (is_literal, inlined)
+                if node.op is not CONSTANT or node.attrs[1] is not None or node.shape:
+                    break
+            else:  # literal numbers only
+                value = _fold(self.forward, [node.attrs[0] for node in inputs])
+                # Only a finite, nonzero result is folded: a nan or inf keeps the node so that
+                # evaluation can name the subexpression, and a zero keeps the sign it would have.
+                if math.isfinite(value) and value != 0.0:
+                    return literal(graph, value)
         if self.shape is not None:
             shape = self.shape(*(node.shape for node in inputs), **attrs)
         elif len(inputs) == 1:
+            shape = inputs[0].shape
+        elif len(inputs) == 2 and inputs[0].shape == inputs[1].shape:
             shape = inputs[0].shape
         else:
             shape = broadcast(*(node.shape for node in inputs)) if inputs else ()
