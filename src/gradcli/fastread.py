@@ -121,13 +121,13 @@ class _Reader:
             kind = match.lastgroup
             if expect == _OPERAND or expect == _ARGUMENT:
                 if kind == "number":
-                    values.append(self.number(_token("NUMBER", match, kind)))
+                    values.append(self.number(Token("NUMBER", match, kind)))
                     expect = _OPERATOR
                 elif kind == "name":
-                    values.append(self.name(_token("NAME", match, kind)))
+                    values.append(self.name(Token("NAME", match, kind)))
                     expect = _OPERATOR
                 elif kind == "call":
-                    pending.append((0, _CALL, _token("NAME", match, "name"), len(values)))
+                    pending.append((0, _CALL, Token("NAME", match, "name"), len(values)))
                     expect = _ARGUMENT
                 elif kind != "symbol":
                     raise NotFast(f"{match.group().strip()!r} where an operand belongs")
@@ -146,12 +146,12 @@ class _Reader:
                 # left-associative: first reduce what binds at least as tightly
                 if kind != "POW" and pending and pending[-1][0] >= precedence:
                     self.reduce(precedence - 1)
-                pending.append((precedence, _token(kind, match, "symbol")))
+                pending.append((precedence, Token(kind, match, "symbol")))
                 expect = _OPERAND
             elif expect == _BINDING:
                 if kind != "name":
                     raise NotFast("a binding of a point starts with a name")
-                pending.append((0, _POINT, _token("NAME", match, kind), len(values)))
+                pending.append((0, _POINT, Token("NAME", match, kind), len(values)))
                 expect = _EQUALS
             elif kind == "symbol" and match.group(kind) == "=":
                 expect = _OPERAND
@@ -223,32 +223,29 @@ class _Reader:
         self.values.append(self.binding(name, self.values.pop()))
 
 
-class Token(str):
-    """A token as Lark's lexer makes one (a lark.Token: the text, with its type and place), so
-    that a text this reader takes never imports Lark. The reader reads one line: a token's
-    line is 1 and its columns follow from its offsets, so only those are stored."""
+class Token:
+    """A token as Lark's lexer makes one (a lark.Token: its text, type and place), so that a
+    text this reader takes never imports Lark. Its text and place are read from the match only
+    when asked for: the builder looks at an operator's token only to place an error. The
+    reader reads one line, so a token's line is 1 and its columns follow from its offsets."""
 
+    __slots__ = ("type", "_match", "_group")
     line = end_line = 1
 
-    def __new__(cls, kind: str, value: str, start_pos: int, end_pos: int) -> Token:
-        token = super().__new__(cls, value)
-        token.type, token.start_pos, token.end_pos = kind, start_pos, end_pos
-        return token
+    def __init__(self, kind: str, match: re.Match, group: str):
+        self.type, self._match, self._group = kind, match, group
 
-    @property
-    def column(self) -> int:
-        return self.start_pos + 1
+    def __str__(self) -> str:
+        return self._match.group(self._group)
 
-    @property
-    def end_column(self) -> int:
-        return self.end_pos + 1
+    def __float__(self) -> float:
+        return float(self._match.group(self._group))
 
-    @property
-    def value(self) -> str:
-        return str(self)
+    def __repr__(self) -> str:
+        return f"Token({self.type!r}, {str(self)!r})"
 
-
-def _token(kind: str, match: re.Match, group: str) -> Token:
-    """The token Lark's lexer makes of the match's group, on line 1."""
-    start, end = match.span(group)
-    return Token(kind, match.group(group), start, end)
+    value = property(__str__)
+    start_pos = property(lambda self: self._match.start(self._group))
+    end_pos = property(lambda self: self._match.end(self._group))
+    column = property(lambda self: self._match.start(self._group) + 1)
+    end_column = property(lambda self: self._match.end(self._group) + 1)

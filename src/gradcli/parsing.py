@@ -108,14 +108,15 @@ class _Builder(StatementReductions):
         self.source = source
         self.scope = scope
         self.positions: dict[str, tuple[int, int]] = {}
+        self.leaves: dict[str, Node] = {}  # the node of each number's text, each variable's name
 
     def state(self) -> tuple:
         """What `reset` sets: saved around a parse inside a parse (a custom function's body,
         read while the statement that calls it is parsed)."""
-        return self.text, self.graph, self.source, self.scope, self.positions
+        return self.text, self.graph, self.source, self.scope, self.positions, self.leaves
 
     def restore(self, state: tuple) -> None:
-        self.text, self.graph, self.source, self.scope, self.positions = state
+        self.text, self.graph, self.source, self.scope, self.positions, self.leaves = state
 
     def _error(self, cls, message: str, token: Token):
         return cls(message, self.text, token.line, token.column, source=self.source)
@@ -125,7 +126,11 @@ class _Builder(StatementReductions):
 
     # leaves
     def number(self, token: Token) -> Node:
-        return ops.literal(self.graph, float(token))
+        text = str(token)
+        node = self.leaves.get(text)
+        if node is None:
+            node = self.leaves[text] = ops.literal(self.graph, float(text))
+        return node
 
     def name(self, token: Token) -> Node:
         name = str(token)
@@ -137,9 +142,12 @@ class _Builder(StatementReductions):
         if name in BY_NAME or name in self.scope.calls:
             raise self._error(NameResolutionError,
                               f"'{name}' is a function: call it as {name}(...)", token)
-        if name not in self.positions:
+        node = self.leaves.get(name)
+        if node is None:
             self.positions[name] = (token.line, token.column)
-        return ops.variable(self.graph, name, tuple(self.scope.shapes.get(name, ())))
+            shape = tuple(self.scope.shapes.get(name, ()))
+            node = self.leaves[name] = ops.variable(self.graph, name, shape)
+        return node
 
     # operators: a shape error is reported at the operator
     def _binary(self, kind: str, build, a: Node, token: Token, b: Node) -> Node:
