@@ -28,7 +28,8 @@ Workloads (times are medians; the contenders of a workload are interleaved, run 
    numpy. gradcli's gradient is compared with autograd's (max relative difference).
 3. A random expression of 10^4 operations in 10 variables (bench/expressions.py, seed 0): parse
    and full gradient at one point, gradcli against autograd (the same function, evaluated from
-   the generator's list of operations, never from the text), PyTorch; SymPy at 10^2
+   the generator's list of operations, never from the text), PyTorch. gradcli's `f.grad` at one
+   point is its reverse pass on numbers (gradcli/eager.py: no gradient graph); SymPy at 10^2
    operations only (build, diff by each variable, evalf). Then gradcli at 10^5 operations: the
    time ratio t(10^5)/t(10^4), the two sizes taking turns (goal <= 12), and the ratio of peak
    memory (tracemalloc peak while parsing and differentiating; goal: linear growth, <= 12 as
@@ -707,7 +708,7 @@ def large(sizes: tuple[int, int], sympy_size: int, repeats: int, profile: bool) 
     if t_small is not None:
         goal_row(w, "  of which gradcli.parse", median(parse_times), base, "autograd",
                  runs=parse_times)
-        goal_row(w, "  of which f.grad (first: builds the gradient graph)", median(grad_times),
+        goal_row(w, "  of which f.grad (the reverse pass on numbers)", median(grad_times),
                  base, "autograd", runs=grad_times)
     if "torch" in contenders:
         goal_row(w, "PyTorch backward", times.med("torch"), base, "autograd",

@@ -81,7 +81,20 @@ def backward(output: Node, wrt: Sequence[Node], seed: Node | None = None) -> Bac
     graph = output.graph
     nodes = graph.nodes
     top = output.index
-    active = active_nodes(output, wrt)
+    # Forward sweep: which nodes depend on a node of interest through differentiable edges.
+    active = bytearray(top + 1)
+    for node in wrt:
+        if node.index <= top:
+            active[node.index] = 1
+    for index in range(top + 1):
+        if active[index]:
+            continue
+        node = nodes[index]
+        for arg, rule in zip(node.inputs, node.op.rules(len(node.inputs)), strict=True):
+            if rule is not None and active[arg.index]:
+                active[index] = 1
+                break
+
     result = Backward(output)
     if not active[top]:
         return result
@@ -108,26 +121,6 @@ def backward(output: Node, wrt: Sequence[Node], seed: Node | None = None) -> Bac
             adjoints[arg.index] = running
             result.steps.append(Step(node, k, arg, contribution, running, previous is not None))
     return result
-
-
-def active_nodes(output: Node, wrt: Sequence[Node]) -> bytearray:
-    """Which nodes, up to the output, depend on a node of `wrt` through edges that carry a
-    gradient (1 for those): one sweep forwards."""
-    nodes = output.graph.nodes
-    top = output.index
-    active = bytearray(top + 1)
-    for node in wrt:
-        if node.index <= top:
-            active[node.index] = 1
-    for index in range(top + 1):
-        if active[index]:
-            continue
-        node = nodes[index]
-        for arg, rule in zip(node.inputs, node.op.rules(len(node.inputs)), strict=True):
-            if rule is not None and active[arg.index]:
-                active[index] = 1
-                break
-    return active
 
 
 def vjp(node: Node, k: int, g: Node) -> Node:

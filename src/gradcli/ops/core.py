@@ -133,7 +133,8 @@ class Primitive:
 
     def __call__(self, *args: Node | float, **attrs) -> Node:
         """Build `self(*args)` in the graph of the node arguments (ShapeError if the shapes of
-        the arguments do not fit)."""
+        the arguments do not fit). Applied to numbers and Values only, it computes the number
+        (the reverse pass on numbers, gradcli.eager)."""
         # written for speed: a gradient of 10^4 operations calls this some 30,000 times
         inputs = args
         graph = None
@@ -174,7 +175,6 @@ class Primitive:
         values = tuple(attrs[param] for param in self.params) if self.params else ()
         return graph.apply(self, inputs, values, shape)
 
-
     def compute(self, args, attrs=None):
         """The forward on values, as evaluation computes a node: numbers by the arithmetic
         operators (see OPERATORS), the static attributes as keywords."""
@@ -196,7 +196,8 @@ class Value:
     primitive applied to it, gives a number, not a node."""
 
     __slots__ = ("node", "value")
-    __array_ufunc__ = None  # numpy defers to the operators below: g * x, with g a number
+    # numpy defers to a Value's operators (installed by ops.arithmetic): g * x, g a number
+    __array_ufunc__ = None
 
     def __init__(self, node: Node, value):
         self.node = node
