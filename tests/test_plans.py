@@ -18,7 +18,8 @@ from gradcli.graph import ancestors
 from gradcli.ops.core import OPERATORS
 from gradcli.plans import MIN_SIZE, Plan
 
-N = 2 * MIN_SIZE  # large enough for the plan
+N = 2 * plans.CHUNK  # two blocks, and far more points than a plan needs
+assert N >= MIN_SIZE
 RNG = np.random.default_rng(0)
 X = RNG.uniform(0.05, 0.95, N)
 Y = RNG.uniform(-3, 3, N)

@@ -26,7 +26,10 @@ from gradcli.evaluation import MissingValue
 from gradcli.graph import Node
 from gradcli.ops.core import CONSTANT, VARIABLE, constant_value
 
-MIN_SIZE = 1 << 14  # batches below this many points are evaluated whole
+# batches below this many points are evaluated whole: from about 256 points a plan is as fast
+# on a small expression and 2 to 3 times faster on a large one (10^3 operations at 1,024 points:
+# 14 ms against 31 ms), whose values evaluated whole would fill memory rather than cache
+MIN_SIZE = 1 << 8
 CHUNK = 1 << 14  # points per block: 128 KB per buffer, so that the live ones stay in L2 cache
 
 
