@@ -20,6 +20,7 @@ from typer.main import get_command_name
 from gradcli import __version__
 from gradcli.cli_check import check
 from gradcli.cli_common import (
+    BROKEN_PIPE,
     DEFAULT_MEMORY,
     AtOption,
     ExpressionArg,
@@ -36,6 +37,8 @@ from gradcli.cli_common import (
     _function,
     _names,
     _points,
+    interrupted,
+    whole_writes,
 )
 from gradcli.cli_derive import diff, graph, hessian, hvp, jacobian, jvp
 from gradcli.errors import UsageError
@@ -231,6 +234,7 @@ def run() -> None:
       object of numpy, Lark, Typer and gradcli one by one, cost about as much as the work of a
       small command. Everything gradcli writes is flushed or closed before that.
     """
+    sys.stdout = whole_writes(sys.stdout)
     name = sys.argv[1] if len(sys.argv) > 1 else ""
     chosen = [command for command in app.registered_commands
               if (command.name or get_command_name(command.callback.__name__)) == name]
@@ -243,9 +247,19 @@ def run() -> None:
         code = 0
     except SystemExit as leaving:
         code = leaving.code
+    except KeyboardInterrupt:  # outside a command (while Typer reads the arguments)
+        code = interrupted()
+    except BrokenPipeError:
+        code = BROKEN_PIPE
     if code is not None and not isinstance(code, int):  # sys.exit("message")
         print(code, file=sys.stderr)
         code = 1
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader is gone: what it did not read is not an error of ours
+        code = code or BROKEN_PIPE
+    try:
+        sys.stderr.flush()
+    except OSError:
+        pass
     os._exit(code or 0)

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from gradcli.cli_common import (
+    BROKEN_PIPE,
     DEFAULT_MEMORY,
     EXPRESSION_HELP,
     AtOption,
@@ -219,15 +220,21 @@ def _check_files(targets: list[str], options, points, seed, max_memory: str, fmt
 
 def _emit_checks(reports: list, fmt: CheckFormat, junit: str | None, strict: bool,
                  tables: str) -> None:
-    """The reports in the format, the JUnit file, and the exit code of the worst verdict."""
-    if fmt is CheckFormat.github:
-        from gradcli.annotations import github_lines
+    """The reports in the format, the JUnit file, and the exit code of the worst verdict: that
+    code and the JUnit file even when the reader of stdout has left before the end."""
+    codes = {report.exit_code for report in reports}
+    code = 1 if 1 in codes else 3 if 3 in codes else 0
+    try:
+        if fmt is CheckFormat.github:
+            from gradcli.annotations import github_lines
 
-        for warning in (w for report in reports for w in report.warnings):
-            print(f"gradcli: warning: {warning}", file=sys.stderr)
-        print("\n".join(github_lines(reports)))
-    else:
-        _emit(reports, Format(fmt.value), table=lambda render: getattr(render, tables))
+            for warning in (w for report in reports for w in report.warnings):
+                print(f"gradcli: warning: {warning}", file=sys.stderr)
+            print("\n".join(github_lines(reports)))
+        else:
+            _emit(reports, Format(fmt.value), table=lambda render: getattr(render, tables))
+    except BrokenPipeError:
+        code = code or BROKEN_PIPE
     if junit is not None:
         from gradcli.junit import write_junit
 
@@ -236,8 +243,7 @@ def _emit_checks(reports: list, fmt: CheckFormat, junit: str | None, strict: boo
         except OSError as error:
             raise UsageError(f"cannot write the JUnit report to {junit}: {error.strerror}") \
                 from None
-    codes = {report.exit_code for report in reports}
-    raise typer.Exit(1 if 1 in codes else 3 if 3 in codes else 0)
+    raise typer.Exit(code)
 
 
 _MODULE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")

@@ -4,6 +4,8 @@ the error-to-exit-code wrapper, and emitting results (data on stdout, warnings o
 from __future__ import annotations
 
 import enum
+import io
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -62,8 +64,59 @@ class ExpressionCommand(TyperCommand):
         return super().parse_args(ctx, kept)
 
 
+INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a process stopped by Ctrl-C
+BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports `cat big | head -1`
+
+
+class _WholeWrites(io.RawIOBase):
+    """A file descriptor written whole: every write loops until all of it is written, or raises
+    (BrokenPipeError once the reader of a pipe is gone). Python's own stdout, given one write
+    larger than a pipe holds (a table of 20,000 rows), writes what the pipe takes, and when the
+    reader then leaves (`| head -c 100`) drops the rest without an error: the command would
+    end with 0 as though its whole output had been read."""
+
+    def __init__(self, fd: int):
+        super().__init__()
+        self.fd = fd
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self.fd)
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        done = 0
+        while done < len(view):
+            done += os.write(self.fd, view[done:])
+        return done
+
+
+def whole_writes(stream: io.TextIOWrapper) -> io.TextIOWrapper:
+    """`stream` (stdout) again, written through `_WholeWrites`, with its encoding and errors."""
+    stream.flush()
+    raw = _WholeWrites(stream.fileno())
+    return io.TextIOWrapper(io.BufferedWriter(raw), encoding=stream.encoding, errors=stream.errors,
+                            line_buffering=stream.line_buffering)
+
+
+def interrupted() -> int:
+    """Ctrl-C: one line on stderr, and the exit code to leave with."""
+    try:
+        print("gradcli: interrupted", file=sys.stderr, flush=True)
+    except OSError:
+        pass
+    return INTERRUPTED
+
+
 def _errors_to_exit_codes(command: Callable) -> Callable:
-    """Report a GradcliError as one paragraph on stderr and leave with its exit code."""
+    """Report a GradcliError as one paragraph on stderr and leave with its exit code; leave
+    quietly when stdout is a pipe closed by its reader (`gradcli ... | head -1`); Ctrl-C in one
+    line."""
 
     @wraps(command)
     def run(*args, **kwargs):
@@ -72,6 +125,10 @@ def _errors_to_exit_codes(command: Callable) -> Callable:
         except GradcliError as error:
             print(f"gradcli: error: {error}", file=sys.stderr)
             raise typer.Exit(error.exit_code) from None
+        except BrokenPipeError:
+            raise typer.Exit(BROKEN_PIPE) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(interrupted()) from None
         except MemoryError:
             print("gradcli: error: out of memory: this machine cannot hold the arrays this needs; "
                   "make them smaller (--max-memory refuses such work before it starts)",

@@ -17,6 +17,12 @@ def run() -> None:
     gc.disable()
     try:
         from gradcli.cli import run as command
+    except KeyboardInterrupt:  # Ctrl-C while starting: one line, no traceback
+        import os
+        import sys
+
+        print("gradcli: interrupted", file=sys.stderr)
+        os._exit(130)
     finally:
         gc.enable()
     gc.freeze()

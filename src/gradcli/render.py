@@ -243,9 +243,18 @@ class DelayedProgress:
             self.bar.stop()
 
 
+class _Console(Console):
+    """Rich's console, except that a reader closing the pipe is left to the command line to
+    handle, as for any other output (rich would leave with exit code 1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def console(stderr: bool = False) -> Console:
     """A console on stdout (or stderr). With NO_COLOR set, no escape codes at all: no colour,
     and no bold or dim either, so the text is what a pipe would get, laid out as a table."""
     plain = bool(os.environ.get("NO_COLOR"))
-    return Console(stderr=stderr, highlight=False, soft_wrap=False,
-                   **({"color_system": None} if plain else {}))
+    return _Console(stderr=stderr, highlight=False, soft_wrap=False,
+                    **({"color_system": None} if plain else {}))
