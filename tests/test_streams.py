@@ -18,8 +18,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import gradcli
 import gradcli.junit
 from gradcli.cli import app
 from gradcli.cli_common import BROKEN_PIPE, INTERRUPTED
@@ -175,3 +177,23 @@ def test_the_same_command_twice_gives_the_same_bytes(args, tmp_path):
     assert first.stderr == second.stderr
     for line in first.stdout.decode().splitlines():
         json.loads(line)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pathological inputs finish in bounded time, with the result flagged
+
+
+def test_a_warning_about_a_huge_subexpression_writes_only_its_top():
+    from gradcli.printing import short_text
+
+    f = gradcli.parse("*".join(["x"] * 20000))
+    text = short_text(f.output, 40)
+    assert len(text) <= 40 and text.startswith("…*x*x")
+
+
+def test_an_overflowing_product_of_many_factors_is_flagged():
+    """10^4 factors overflow at x = 1.1: the value and the gradient are inf, and the warnings
+    name the operation that overflowed first (found entry by entry, on numbers)."""
+    result = gradcli.grad("*".join(["x"] * 10000), at={"x": 1.1})
+    assert result.value == np.inf and result.gradient["x"] == np.inf
+    assert any(w.startswith("…*x*x") and " is inf: " in w for w in result.warnings)

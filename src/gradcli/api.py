@@ -40,7 +40,7 @@ from gradcli.initializers import format_bytes
 from gradcli.ops.core import VARIABLE
 from gradcli.parsing import Parsed, parse_expression
 from gradcli.plans import MIN_SIZE, Plan
-from gradcli.printing import shorten, to_text
+from gradcli.printing import short_text, to_text
 from gradcli.report import EvalResult, GradResult, number_or_array
 
 UNCONNECTED_MODES = ("none", "zero", "error")
@@ -387,7 +387,7 @@ def check_memory(roots: Sequence[Node], limit: float, taken: float = 0) -> list[
     needed = 8 * sum(node.size for node in nodes)
     if needed + taken > limit:
         largest = max(nodes, key=lambda node: node.size)
-        text = shorten(to_text(largest), 40)
+        text = short_text(largest, 40)
         raise MemoryLimitError(
             f"evaluating this needs {format_bytes(needed)} for the values of {len(nodes)} "
             f"operations (the largest, {text}, has shape {largest.shape})"

@@ -18,7 +18,7 @@ import numpy as np
 from gradcli import ops
 from gradcli.autodiff import UNCONNECTED, Unconnected
 from gradcli.graph import Node, ancestors
-from gradcli.printing import shorten, to_text
+from gradcli.printing import short_text
 
 # |input| beyond which the derivative is below 1e-4: sigmoid' = s(x)s(-x), tanh' = 1 - tanh²
 SATURATION = {ops.sigmoid: 9.21, ops.tanh: 5.3}
@@ -29,7 +29,7 @@ Show = Callable[[Node], str]
 def _named(node: Node, show: Show | None) -> str:
     if show is not None:
         return show(node)
-    return shorten(to_text(node))
+    return short_text(node)
 
 
 def _depends(node: Node) -> set[str]:

@@ -11,6 +11,7 @@ so that a warning can name the subexpression.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ import numpy as np
 from gradcli.errors import PointError
 from gradcli.graph import Node, ancestors
 from gradcli.ops.core import CONSTANT, VARIABLE, constant_value
-from gradcli.printing import apply_text, format_number, shorten, to_text
+from gradcli.printing import apply_text, format_number, short_text
 
 
 class MissingValue(PointError):
@@ -57,6 +58,8 @@ def evaluate(roots: Iterable[Node], inputs: Mapping[str, object],
 
 
 def all_finite(value) -> bool:
+    if isinstance(value, float):  # a number (numpy's float64 is a float)
+        return math.isfinite(value)
     # nan and inf carry through a sum, so a finite sum means finite entries; summing reads an
     # array twice as fast as isfinite. A sum that overflows sends us to look entry by entry.
     if np.size(value) > 64:
@@ -93,6 +96,11 @@ def nonfinite_sources(roots: Sequence[Node], values: Mapping[int, np.ndarray],
                 first = result[np.unravel_index(int(np.flatnonzero(bad)[0]), bad.shape)]
                 found.append(NonfiniteSource(node, int(np.count_nonzero(bad)), bad.size,
                                              float(first), None))
+        elif isinstance(values[node.index], float):  # numbers: no arrays to make
+            operands = tuple(values[i.index] for i in node.inputs)
+            if all(isinstance(o, float) and math.isfinite(o) for o in operands):
+                found.append(NonfiniteSource(node, 1, 1, float(values[node.index]),
+                                             tuple(map(float, operands))))
         else:
             result, *operands = np.broadcast_arrays(values[node.index],
                                                     *(values[i.index] for i in node.inputs))
@@ -122,7 +130,7 @@ def nonfinite_warnings(roots: Sequence[Node], values: Mapping[int, np.ndarray], 
         kind = format_number(source.result)
         unit = "entries" if source.node.shape else "points"
         at_points = f" at {source.count} of {source.total} {unit}" if source.total > 1 else ""
-        shown = show(source.node) if show is not None else shorten(to_text(source.node))
+        shown = show(source.node) if show is not None else short_text(source.node)
         cause = ("its operands are all finite" if source.operands is None
                  else f"{apply_text(source.node, source.operands)} = {kind}")
         sentence = f"{shown} is {kind}{where}{at_points}: {cause}"

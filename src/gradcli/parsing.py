@@ -31,7 +31,7 @@ from gradcli.errors import (
 )
 from gradcli.functions import BY_NAME, CONSTANTS
 from gradcli.graph import Graph, Node, collector_paused
-from gradcli.printing import shorten, to_text
+from gradcli.printing import short_text
 from gradcli.statements import Statement, StatementReductions
 
 if TYPE_CHECKING:
@@ -154,7 +154,7 @@ class _Builder(StatementReductions):
         try:
             return build(a, b)
         except ShapeError as error:
-            formula = f"{shorten(to_text(a), 40)}{_SYMBOLS[kind]}{shorten(to_text(b), 40)}"
+            formula = f"{short_text(a, 40)}{_SYMBOLS[kind]}{short_text(b, 40)}"
             raise self._located(error, formula, token) from None
 
     def add(self, a, token, b):
@@ -182,7 +182,7 @@ class _Builder(StatementReductions):
         try:
             return ops.COMPARISONS[str(symbol)](a, b)
         except ShapeError as error:
-            raise self._located(error, f"{shorten(to_text(a), 40)} {symbol} {shorten(to_text(b), 40)}",
+            raise self._located(error, f"{short_text(a, 40)} {symbol} {short_text(b, 40)}",
                                 symbol) from None
 
     def implicit(self, *factors):
@@ -221,7 +221,7 @@ class _Builder(StatementReductions):
                 return x
             return ops.index(x, key=key)
         except ShapeError as error:
-            raise self._located(error, f"{shorten(to_text(x), 40)}{ops.key_text(key)}", token) \
+            raise self._located(error, f"{short_text(x, 40)}{ops.key_text(key)}", token) \
                 from None
 
     def attribute(self, x: Node, token: Token):
@@ -269,7 +269,7 @@ class _Builder(StatementReductions):
         try:
             return entry.build(*args, **settings)
         except ShapeError as error:
-            shown = ", ".join(shorten(to_text(a), 20) for a in args if isinstance(a, Node))
+            shown = ", ".join(short_text(a, 20) for a in args if isinstance(a, Node))
             raise self._located(error, f"{name}({shown})", token) from None
 
     def _custom_call(self, custom, token: Token, arguments: list) -> Node:

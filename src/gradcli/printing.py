@@ -151,11 +151,19 @@ def _minus_of_product(node: Node) -> bool:
     return precedence(operand) != SIGN
 
 
-def to_text(root: Node, names: Mapping[int, str] | None = None, explicit: bool = False) -> str:
+def short_text(node: Node, width: int = 60, names: Mapping[int, str] | None = None) -> str:
+    """The formula of `node` cut to `width` characters (`shorten`), written only as far as
+    that: a warning about a node of 10^5 operations does not print all of them."""
+    return shorten(to_text(node, names, limit=width + 1, depth=width // 2), width)
+
+
+def to_text(root: Node, names: Mapping[int, str] | None = None, explicit: bool = False,
+            limit: int | None = None, depth: int | None = None) -> str:
     """The formula of `root`, e.g. 'log(x1) + x1*x2 - sin(x2)'; a node below the root that
     `names` names (by index) is written as its name: 'softmax(h @ w1 + b1)'. `explicit`
     brackets every compound operand of an operator, to show the grouping as parsed:
-    '(log(x1) + (x1*x2)) - sin(x2)'."""
+    '(log(x1) + (x1*x2)) - sin(x2)'. With `limit`, only the first `limit` characters or so;
+    with `depth`, what lies deeper is '…' (x*x*...*x of 10^5 factors: '…*x*x*x')."""
 
     def pieces(node: Node) -> list:
         if node.op is CONSTANT or node.op is VARIABLE:
@@ -169,26 +177,36 @@ def to_text(root: Node, names: Mapping[int, str] | None = None, explicit: bool =
         return _layout(node.op.printed, operands, node.attrs,
                        settings(node) if node.op.params else ())
 
-    return write(root, pieces, names)
+    return write(root, pieces, names, limit=limit, depth=depth)
 
 
 def write(root: Node, pieces: Callable[[Node], list], names: Mapping[int, str] | None = None,
-          name: Callable[[str], str] = str, brackets: tuple[str, str] = ("(", ")")) -> str:
+          name: Callable[[str], str] = str, brackets: tuple[str, str] = ("(", ")"),
+          limit: int | None = None, depth: int | None = None) -> str:
     """The text of `root` from `pieces(node)`: strings, and (operand, bracketed) pairs that are
     written in turn. One explicit stack, so a formula 100,000 levels deep prints in time
-    proportional to its length; a node `names` names (below the root) is `name(its name)`."""
+    proportional to its length; a node `names` names (below the root) is `name(its name)`.
+    The text is written from left to right: with `limit`, it stops once that long; a node more
+    than `depth` levels below the root is written '…'."""
     out: list[str] = []
-    stack: list = [(root, False)]
+    stack: list = [(root, False, 0)]
+    length = 0
     while stack:
         item = stack.pop()
         if isinstance(item, str):
             out.append(item)
+            length += len(item)
+            if limit is not None and length >= limit:
+                break
             continue
-        node, bracketed = item
+        node, bracketed, level = item
         if names and node is not root and node.index in names:
             out.append(name(names[node.index]))
             continue
-        parts = pieces(node)
+        if depth is not None and level > depth and node.inputs:
+            out.append("…")
+            continue
+        parts = [part if isinstance(part, str) else (*part, level + 1) for part in pieces(node)]
         if bracketed:
             parts = [brackets[0], *parts, brackets[1]]
         stack.extend(reversed(parts))

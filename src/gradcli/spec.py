@@ -37,7 +37,7 @@ from gradcli.functions import BY_NAME, CONSTANTS
 from gradcli.graph import Graph, Node, ancestors
 from gradcli.initializers import Budget, initializers
 from gradcli.parsing import Scope, parse_statement
-from gradcli.printing import shorten, to_text
+from gradcli.printing import short_text
 
 
 @dataclass
@@ -71,7 +71,7 @@ class Spec:
         """The node as written in the spec, with the names of its values, and its line:
         'softmax(h @ w1 + b1, axis=1) (line 14)'."""
         names = {n.index: name for name, n in self.names.items()}
-        text = shorten(to_text(node, names), width)
+        text = short_text(node, width, names)
         line = self.line_of(node)
         return f"{text} (line {line})" if line is not None else text
 
