@@ -49,12 +49,19 @@ def read_one_line_then_leave(*args: str) -> tuple[int, str, str]:
     return proc.wait(timeout=120), line, stderr
 
 
-POINTS = [arg for k in range(1, 1501) for arg in ("--at", f"x={k}")]  # more than a pipe holds
+def points(n: int) -> list[str]:
+    return [arg for k in range(1, n + 1) for arg in ("--at", f"x={k}")]
+
+
+# more than a pipe holds (64 kB) in every format: a plain line is some 20 bytes, a table row 60
+POINTS = points(1500)
+MANY_POINTS = points(5000)
 
 
 @pytest.mark.parametrize("fmt", ["plain", "json", "table"])
 def test_a_reader_that_leaves_early_ends_gradcli_quietly(fmt):
-    code, line, stderr = read_one_line_then_leave("grad", "x**2*sin(x)", *POINTS, "--format", fmt)
+    many = POINTS if fmt == "table" else MANY_POINTS  # (a table of 5000 rows takes a while)
+    code, line, stderr = read_one_line_then_leave("grad", "x**2*sin(x)", *many, "--format", fmt)
     assert line.strip()  # the reader got its line
     assert code == BROKEN_PIPE and stderr == ""
 
@@ -197,3 +204,21 @@ def test_an_overflowing_product_of_many_factors_is_flagged():
     result = gradcli.grad("*".join(["x"] * 10000), at={"x": 1.1})
     assert result.value == np.inf and result.gradient["x"] == np.inf
     assert any(w.startswith("…*x*x") and " is inf: " in w for w in result.warnings)
+
+
+def test_a_derivative_too_long_to_write_out_asks_for_let(monkeypatch):
+    """x**x**...**x: the derivative's distinct nodes grow linearly with the depth, its text
+    written out in full quadratically or worse; beyond the limit diff says so and how to go on."""
+    from typer.testing import CliRunner
+
+    from gradcli import symbolic
+
+    tower = "x" + "**x" * 12
+    f = gradcli.parse(tower)
+    size = symbolic.written_size(symbolic.derivatives(f, let=True).nodes[0])
+    monkeypatch.setattr(symbolic, "MAX_WRITTEN", size - 1)
+    result = CliRunner().invoke(app, ["diff", tower])
+    assert result.exit_code == 2 and "--let" in result.output and "Traceback" not in result.output
+    assert CliRunner().invoke(app, ["diff", tower, "--let"]).exit_code == 0
+    monkeypatch.setattr(symbolic, "MAX_WRITTEN", size)
+    assert CliRunner().invoke(app, ["diff", tower]).exit_code == 0

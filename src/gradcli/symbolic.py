@@ -128,7 +128,28 @@ def derivatives(f: Function, wrt: Sequence[str] | None = None, order: int = 1,
     result = Derivatives(f.text, order, names, nodes)
     if let:
         result.where = bindings([n for n in nodes if n is not None], f.variables)
+    else:
+        for name, node in zip(names, nodes, strict=True):
+            size = written_size(node) if node is not None else 0
+            if size > MAX_WRITTEN:
+                raise PointError(
+                    f"∂/∂{name} written out in full would have {size:,} operations, more than "
+                    f"{MAX_WRITTEN:,} (it has {len(ancestors([node])):,} distinct ones): add "
+                    "--let to write each repeated subexpression once, as 'where u = ...'")
     return result
+
+
+MAX_WRITTEN = 200_000  # operations in a derivative written out without --let
+
+
+def written_size(root: Node) -> int:
+    """How many operations the text of `root` has when every shared node is written out where
+    it is used: one sweep over the graph (the count grows quadratically, or worse, with the
+    depth of x**x**...**x, while the distinct nodes grow linearly)."""
+    size: dict[int, int] = {}
+    for node in ancestors([root]):
+        size[node.index] = 1 + sum(size[i.index] for i in node.inputs)
+    return size[root.index]
 
 
 def bindings(roots: Sequence[Node], taken: Sequence[str]) -> dict[int, str]:
