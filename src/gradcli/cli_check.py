@@ -29,6 +29,8 @@ from gradcli.cli_common import (
 )
 from gradcli.errors import GradcliError, UsageError
 
+MAX_POINTS = 100_000  # --points: each is a check of its own, with a report line
+
 
 class CheckFormat(str, enum.Enum):
     table = "table"
@@ -83,6 +85,8 @@ def check(
         "--points", help="Check at N random points (reproducible with --seed) drawn from "
                          "--domain; --at then fixes the variables it names.",
         show_default=False)] = None,
+    max_points: Annotated[int, typer.Option(
+        "--max-points", help="Refuse --points above this many.", metavar="N")] = MAX_POINTS,
     seed: Annotated[int, typer.Option("--seed", help="The seed of --points.")] = 0,
     domain: Annotated[str | None, typer.Option(
         "--domain", help="Where --points samples each variable, e.g. x=-3:3,a=0.1:2 "
@@ -140,6 +144,10 @@ def check(
     """
     from gradcli.checking import Options, check_function, work
     from gradcli.points import read_point
+
+    if points is not None and not 1 <= points <= max_points:
+        raise UsageError(f"--points takes 1 to {max_points:,} points, not {points:,}"
+                         + (" (raise the limit with --max-points)" if points > max_points else ""))
 
     options = Options(method.value, rtol, atol, eps, strict, order, sweep, full_limit, probes,
                       seed, mode.value)
