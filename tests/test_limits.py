@@ -35,3 +35,17 @@ def test_the_limit_on_points_can_be_raised():
 def test_a_hessian_of_too_many_entries_is_refused_before_work():
     result = invoke("hessian", "sum(v**2)", "--at", "v=[" + ", ".join(["1"] * 5000) + "]")
     assert result.exit_code == 2 and "use hvp or jvp" in result.output
+
+
+def test_the_limit_on_entries_can_be_raised_and_is_the_library_s():
+    from gradcli import cli_derive, derivatives
+
+    assert cli_derive.MAX_ENTRIES_DEFAULT == derivatives.MAX_ENTRIES
+    vector = "v=[" + ", ".join(["1"] * 5000) + "]"
+    result = invoke("hessian", "sum(v**2)", "--at", vector, "--max-entries", "4999")
+    assert result.exit_code == 2 and "raise the limit with --max-entries" in result.output
+    small = "v=[1, 2, 3]"
+    assert invoke("hessian", "sum(v**3)", "--at", small, "--max-entries", "2").exit_code == 2
+    result = invoke("hessian", "sum(v**3)", "--at", small, "--max-entries", "3", "--format", "json")
+    assert result.exit_code == 0 and '"hessian": [[6.0, 0.0, 0.0]' in result.output
+    assert invoke("jacobian", "[x*y, x, y]", "--at", "x=1,y=2", "--max-entries", "2").exit_code == 2

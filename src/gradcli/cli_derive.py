@@ -41,6 +41,10 @@ class Zero(str, enum.Enum):
     zero = "zero"
 
 
+MAX_ENTRIES_DEFAULT = 4096  # derivatives.MAX_ENTRIES (not imported here, to start fast)
+EntriesOption = Annotated[int, typer.Option(
+    "--max-entries", metavar="N", help="Refuse more than N rows or columns (the result has up "
+                                       "to N squared entries, each a pass).")]
 WrtOption = Annotated[str | None, typer.Option(
     "--wrt", help="Variables, comma-separated (default: every variable, in order of "
                   "appearance).", show_default=False)]
@@ -102,7 +106,7 @@ def _matrix_view(results, console) -> None:
 @_errors_to_exit_codes
 def hessian(expression: ExpressionArg, at: AtOption = None, wrt: WrtOption = None,
             unconnected: UnconnectedOption = Zero.none, of: OfOption = None,
-            max_memory: MemoryOption = DEFAULT_MEMORY,
+            max_memory: MemoryOption = DEFAULT_MEMORY, max_entries: EntriesOption = MAX_ENTRIES_DEFAULT,
             format: FormatOption = None) -> None:  # noqa: A002
     """The Hessian of EXPRESSION at each --at point (forward over reverse mode, exact to
     rounding). JSON: "hessian" as nested lists in the order of "variables".
@@ -113,13 +117,13 @@ def hessian(expression: ExpressionArg, at: AtOption = None, wrt: WrtOption = Non
 
     names = _names(wrt)
     _matrix(expression, at, of, max_memory, format,
-            lambda f, p: derivatives.hessian(f, p, names, unconnected.value))
+            lambda f, p: derivatives.hessian(f, p, names, unconnected.value, max_entries))
 
 
 @_errors_to_exit_codes
 def jacobian(expression: ExpressionArg, at: AtOption = None, wrt: WrtOption = None,
              unconnected: UnconnectedOption = Zero.none, of: OfOption = None,
-             max_memory: MemoryOption = DEFAULT_MEMORY,
+             max_memory: MemoryOption = DEFAULT_MEMORY, max_entries: EntriesOption = MAX_ENTRIES_DEFAULT,
              format: FormatOption = None) -> None:  # noqa: A002
     """The Jacobian of a vector-valued EXPRESSION, written \\[f1, f2, ...], at each --at point:
     a row per output entry, a column per variable (reverse mode, a pass per row).
@@ -130,7 +134,7 @@ def jacobian(expression: ExpressionArg, at: AtOption = None, wrt: WrtOption = No
 
     names = _names(wrt)
     _matrix(expression, at, of, max_memory, format,
-            lambda f, p: derivatives.jacobian(f, p, names, unconnected.value))
+            lambda f, p: derivatives.jacobian(f, p, names, unconnected.value, max_entries))
 
 
 def _direction(text: str) -> dict:

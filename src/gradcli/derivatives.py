@@ -30,7 +30,7 @@ MAX_ENTRIES = 4096  # rows or columns of a Hessian or Jacobian (it has up to thi
 
 
 def jacobian(f: Function, at: Mapping[str, object], wrt: Sequence[str] | None = None,
-             unconnected: str = "none") -> DerivativeResult:
+             unconnected: str = "none", max_entries: int = MAX_ENTRIES) -> DerivativeResult:
     """∂(output entries)/∂(variable entries): a row per output entry (row-major)."""
     f, given, point, names = _setup(f, at, wrt, unconnected)
     out = f.output
@@ -38,7 +38,7 @@ def jacobian(f: Function, at: Mapping[str, object], wrt: Sequence[str] | None = 
     nodes = [f.variable_node(name) for name in names]
     reverse = backward(out, [n for n in nodes if n is not None], seed=seed)
     grads = [reverse.gradient(node) for node in nodes]
-    _limit(out.size, "rows (output entries)")
+    _limit(out.size, "rows (output entries)", max_entries)
     rows, values = [], None
     for entry in range(out.size):
         unit = np.zeros(out.size)
@@ -78,12 +78,12 @@ def hvp(f: Function, at: Mapping[str, object], v: Mapping[str, object],
 
 
 def hessian(f: Function, at: Mapping[str, object], wrt: Sequence[str] | None = None,
-            unconnected: str = "none") -> DerivativeResult:
+            unconnected: str = "none", max_entries: int = MAX_ENTRIES) -> DerivativeResult:
     """∂²f/∂a∂b over the entries of the variables; symmetric up to rounding."""
     f, given, point, names = _setup(f, at, wrt, unconnected, scalar=True)
     shapes = [_shape(f.variable_node(n), given, n) for n in names]
     sizes = [int(np.prod(s)) for s in shapes]
-    _limit(sum(sizes), "entries of the variables")
+    _limit(sum(sizes), "entries of the variables", max_entries)
     products = _hvp_nodes(f, names)
     roots = [f.output, *(p for p in products if p not in (None, UNCONNECTED))]
     columns, values = [], None
@@ -180,10 +180,11 @@ def _entries(values: Mapping, node, shape: tuple[int, ...], unconnected: str) ->
     return [float(x) for x in np.ravel(value)]
 
 
-def _limit(count: int, what: str) -> None:
-    if count > MAX_ENTRIES:
-        raise UsageError(f"{count} {what}: more than the {MAX_ENTRIES} this computes (the result "
-                         "would have that many squared entries); use hvp or jvp for products "
+def _limit(count: int, what: str, limit: int) -> None:
+    if count > limit:
+        raise UsageError(f"{count} {what}: more than the {limit} this computes (the result "
+                         "would have that many squared entries, each pass one row or column; "
+                         "raise the limit with --max-entries); use hvp or jvp for products "
                          "with a direction")
 
 
