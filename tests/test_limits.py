@@ -49,3 +49,25 @@ def test_the_limit_on_entries_can_be_raised_and_is_the_library_s():
     result = invoke("hessian", "sum(v**3)", "--at", small, "--max-entries", "3", "--format", "json")
     assert result.exit_code == 0 and '"hessian": [[6.0, 0.0, 0.0]' in result.output
     assert invoke("jacobian", "[x*y, x, y]", "--at", "x=1,y=2", "--max-entries", "2").exit_code == 2
+
+
+def test_texts_are_bounded_by_the_memory_their_graphs_would_take(tmp_path):
+    """An expression, on the command line or standard input, and a spec or rule file: refused
+    before they are read when their graph could pass --max-memory (64 bytes a character)."""
+    text = "x + " * 50_000 + "x"  # 200,001 characters: about 12 MiB
+    result = invoke("grad", text, "--at", "x=1", "--max-memory", "10MiB")
+    assert result.exit_code == 2
+    assert "the expression has 200,001 characters: its graph would take about 12.2 MiB, more " \
+           "than --max-memory 10 MiB; nothing was read (raise the limit with --max-memory)" \
+           in result.output
+    result = CliRunner().invoke(app, ["grad", "-", "--at", "x=1", "--max-memory", "10MiB"],
+                                input=text)
+    assert result.exit_code == 2
+    assert "standard input has more than 163,840 characters" in result.output
+    spec = tmp_path / "long.grad"
+    spec.write_text(f"loss = {text}\n")
+    for command in ("grad", "check"):
+        result = invoke(command, str(spec), "--max-memory", "10MiB")
+        assert result.exit_code == 2 and "long.grad has 200,009 characters" in result.output
+    result = invoke("grad", text, "--at", "x=1", "--max-memory", "20MiB", "--format", "plain")
+    assert result.exit_code == 0 and result.output == "50001.0\n"

@@ -171,9 +171,19 @@ def is_spec(argument: str) -> bool:
     return argument.endswith(".grad") and "\n" not in argument
 
 
-def _read_expression(text: str) -> str:
-    """The expression, or standard input for '-' (without its final newline)."""
-    return sys.stdin.read().strip() if text == "-" else text
+def _read_expression(text: str, limit: float | None = None) -> str:
+    """The expression, or standard input for '-' (without its final newline); refused beyond
+    what `limit` (--max-memory) allows, and standard input not read further than that."""
+    from gradcli.initializers import BYTES_PER_CHARACTER, refuse_long_text
+
+    if text == "-":
+        most = None if limit is None else int(limit // BYTES_PER_CHARACTER) + 1
+        text = sys.stdin.read() if most is None else sys.stdin.read(most)
+        refuse_long_text(len(text), "the expression on standard input", limit,
+                         more=most is not None and len(text) == most)
+        return text.strip()
+    refuse_long_text(len(text), "the expression", limit)
+    return text
 
 
 def _bytes(text: str) -> float:
@@ -221,7 +231,7 @@ def _function(argument: str, points: list[tuple[dict, list[str]]], of: str | Non
         raise UsageError("--of names the output of a spec file (FILE.grad)")
     from gradcli.api import parse
 
-    function = parse(_read_expression(argument), shapes)
+    function = parse(_read_expression(argument, limit), shapes)
     function.max_memory = limit
     return function
 

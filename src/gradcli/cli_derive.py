@@ -73,13 +73,14 @@ def diff(
     Examples: gradcli diff "x**2*sin(x)";  gradcli diff "x**2*sin(x)" --order 2 --format latex
     """
     from gradcli.api import parse
-    from gradcli.cli_common import _read_expression
+    from gradcli.cli_common import _bytes, _read_expression
     from gradcli.symbolic import derivatives
 
     if is_spec(expression):
         raise UsageError("diff prints the derivative of an expression; for a model spec "
                          "(FILE.grad) use grad --trace, or graph")
-    result = derivatives(parse(_read_expression(expression)), _names(wrt), order, let)
+    text = _read_expression(expression, _bytes(DEFAULT_MEMORY))
+    result = derivatives(parse(text), _names(wrt), order, let)
     if format is DiffFormat.json:
         print(result.to_json())
     else:

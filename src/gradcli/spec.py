@@ -35,7 +35,7 @@ from gradcli.errors import (
 from gradcli.evaluation import evaluate, nonfinite_warnings
 from gradcli.functions import BY_NAME, CONSTANTS
 from gradcli.graph import Graph, Node, ancestors
-from gradcli.initializers import Budget, initializers
+from gradcli.initializers import Budget, initializers, refuse_long_text
 from gradcli.parsing import Scope, parse_statement
 from gradcli.printing import short_text
 
@@ -90,6 +90,7 @@ def read_spec(path: str, shapes: Mapping[str, tuple[int, ...]] | None = None,
     """The spec in the file `path`, its inputs of the given shapes (numbers otherwise)."""
     file = Path(path)
     try:
+        refuse_long_text(file.stat().st_size, path, max_memory)
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UsageError(f"no such spec file: {path}") from None
