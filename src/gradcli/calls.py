@@ -90,7 +90,8 @@ def _setting(param: str, node: Node, token: Token, error: Callable):
     """The Python value of a setting: axis=1, axis=[0, 1], keepdims=true, shape=[2, -1]."""
     value = ops.constant_value(node) if ops.is_constant(node) else None
     array = None if value is None else np.asarray(value)
-    if (array is None or array.ndim > 1 or not np.all(array == np.round(array))
+    if (array is None or array.ndim > 1 or not np.all(np.isfinite(array))
+            or not np.all(array == np.round(array))
             or (param == "keepdims" and (array.ndim or float(array) not in (0.0, 1.0)))):
         kind = "true or false" if param == "keepdims" else \
             "a constant integer or a list of them, e.g. [0, 1]"

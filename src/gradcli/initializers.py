@@ -13,6 +13,7 @@ the statement assigns (the same name, the same numbers, on every machine).
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -67,10 +68,15 @@ class Budget:
         self.used += needed
 
 
+def whole(value) -> bool:
+    """Whether `value` is a whole number (not an array, an infinity or nan)."""
+    return not np.ndim(value) and math.isfinite(float(value)) and float(value).is_integer()
+
+
 def _shape(dims: tuple, what: str) -> tuple[int, ...]:
     shape = []
     for dim in dims:
-        if np.ndim(dim) or float(dim) != int(dim) or int(dim) < 0:
+        if not whole(dim) or int(dim) < 0:
             raise InputError(f"the sizes of {what} must be non-negative integers, not {dim!r}")
         shape.append(int(dim))
     return tuple(shape)
@@ -79,7 +85,7 @@ def _shape(dims: tuple, what: str) -> tuple[int, ...]:
 def _seed(seed, name: str) -> int:
     if seed is None:
         return zlib.crc32(name.encode("utf-8"))
-    if np.ndim(seed) or float(seed) != int(seed) or int(seed) < 0:
+    if not whole(seed) or int(seed) < 0:
         raise InputError(f"seed must be a non-negative integer, not {seed!r}")
     return int(seed)
 
@@ -135,6 +141,8 @@ def initializers(name: str, folder: Path, budget: Budget) -> dict[str, Callable[
         start, stop = (0.0, start) if stop is None else (start, stop)
         if step == 0:
             raise InputError("arange needs a nonzero step")
+        if not all(math.isfinite(float(v)) for v in (start, stop, step)):
+            raise InputError("arange needs finite start, stop and step")
         count = max(0, int(np.ceil((stop - start) / step)))
         budget.take((count,))
         return np.arange(start, stop, step, dtype=np.float64)
@@ -154,9 +162,9 @@ def load_array(path: Path, budget: Budget | None = None) -> np.ndarray:
     suffix = path.suffix.lower()
     if suffix not in (".npy", ".csv", ".txt"):
         raise InputError(f"cannot load {path.name}: gradcli reads .npy, .csv and .txt files")
-    if not path.is_file():
-        raise InputError(f"no such file: {path}")
     try:
+        if not path.is_file():
+            raise InputError(f"no such file: {path}")
         if suffix == ".npy":
             array = np.load(path, mmap_mode="r", allow_pickle=False)
             if budget is not None:

@@ -31,6 +31,7 @@ from gradcli.errors import (
 )
 from gradcli.functions import BY_NAME, CONSTANTS
 from gradcli.graph import Graph, Node, collector_paused
+from gradcli.initializers import whole
 from gradcli.printing import short_text
 from gradcli.statements import Statement, StatementReductions
 
@@ -233,7 +234,7 @@ class _Builder(StatementReductions):
     def _integer(self, node, token: Token, what: str) -> int:
         value = ops.constant_value(node) if isinstance(node, Node) and ops.is_constant(node) \
             else None
-        if value is None or np.ndim(value) or float(value) != int(value):
+        if value is None or not whole(value):
             raise self._error(ParseError, f"{what} must be a constant integer", token)
         return int(value)
 

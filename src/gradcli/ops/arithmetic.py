@@ -90,7 +90,8 @@ def _power(x, y, out=None):
     products as JAX's integer_pow computes them: x*x, x*x*x, (x*x)*(x*x), 1/x, 1/(x*x). On
     arrays a product is 2 to 20 times faster than pow(); x*x and 1/x are rounded once, as
     pow's results are, and the others differ from pow's by at most an ulp or two."""
-    steps = _PRODUCTS.get(y) if np.ndim(y) == 0 else None
+    steps = _PRODUCTS.get(y.item() if isinstance(y, np.ndarray) else y) if np.ndim(y) == 0 \
+        else None
     if steps is None:
         return np.power(x, y, out=out)
     square, twice, invert = steps
