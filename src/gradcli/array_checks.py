@@ -28,7 +28,7 @@ from gradcli.compare import (
     estimate,
     finite_or_inf,
 )
-from gradcli.errors import UsageError
+from gradcli.errors import PointError, UsageError
 from gradcli.evaluation import evaluate
 from gradcli.graph import ancestors
 
@@ -74,6 +74,8 @@ def check_array(function: Function, point: Mapping[str, object], name: str, anal
     """The row of the array variable `name` (`analytic` its gradient, None if unconnected)."""
     shape = np.shape(point[name])
     size = int(np.prod(shape))
+    if size == 0:
+        raise PointError(f"'{name}' has shape {shape}: no entries, nothing to check")
     if analytic is not None and size <= options.full_limit:
         return _every_entry(function, point, name, np.asarray(analytic), options, progress)
     return _probes(function, point, name, analytic, options, progress)

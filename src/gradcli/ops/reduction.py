@@ -29,6 +29,20 @@ def _reduced_shape(x, axis, keepdims):
     return tuple(n for k, n in enumerate(x) if k not in axes)
 
 
+def _over_entries(name: str, shape):
+    """`shape`, refusing an axis of length 0 among those reduced: the largest entry, or a
+    softmax, of no entries is not a number (numpy would raise ValueError)."""
+
+    def checked(x, axis, **rest):
+        axes = range(len(x)) if axis is None else (axis,) if isinstance(axis, int) else axis
+        if any(x[k] == 0 for k in axes):
+            raise ShapeError(f"{name} of an array with no entries along the axes it reduces "
+                             f"(shape {tuple(x)})")
+        return shape(x, axis, **rest)
+
+    return checked
+
+
 def _kept(node: Node, x: Node, axis, keepdims) -> Node:
     """A reduction's output (or its cotangent) with the reduced axes back, as length 1."""
     return node if keepdims else reshape(node, shape=_reduced_shape(x.shape, axis, True))
@@ -55,12 +69,12 @@ def _extremum_vjp(g, ans, x, axis, keepdims):
 
 amax = Primitive(
     "max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), (_extremum_vjp,),
-    params=("axis", "keepdims"), shape=_reduced_shape, analytic=False,
+    params=("axis", "keepdims"), shape=_over_entries("max", _reduced_shape), analytic=False,
     doc="the largest entry over `axis`; tied entries share the gradient",
 )
 amin = Primitive(
     "min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims), (_extremum_vjp,),
-    params=("axis", "keepdims"), shape=_reduced_shape, analytic=False,
+    params=("axis", "keepdims"), shape=_over_entries("min", _reduced_shape), analytic=False,
     doc="the smallest entry over `axis`; tied entries share the gradient",
 )
 
@@ -115,7 +129,7 @@ logsumexp = Primitive(
     (lambda g, ans, x, axis, keepdims:
         _spread(g, x, axis, keepdims) * exp(x - broadcast_to(_kept(ans, x, axis, keepdims),
                                                              shape=x.shape)),),
-    params=("axis", "keepdims"), shape=_reduced_shape,
+    params=("axis", "keepdims"), shape=_over_entries("logsumexp", _reduced_shape),
     doc="log(sum(exp(x))) over `axis`, shifted by the maximum so that nothing overflows",
 )
 
@@ -132,7 +146,7 @@ softmax = Primitive(
     # J = diag(s) - s s^T along the axis: g J = s * (g - sum(g * s))
     (lambda g, ans, x, axis: ans * (g - broadcast_to(sum_(g * ans, axis=(axis,), keepdims=True),
                                                      shape=x.shape)),),
-    params=("axis",), shape=lambda x, axis: x,
+    params=("axis",), shape=_over_entries("softmax", lambda x, axis: x),
     doc="exp(x)/sum(exp(x)) along `axis`, shifted by the maximum",
 )
 
@@ -152,7 +166,8 @@ def _norm_vjp(g, ans, x, axis, keepdims):
 
 
 norm = Primitive(
-    "norm", _norm, (_norm_vjp,), params=("axis", "keepdims"), shape=_reduced_shape,
+    "norm", _norm, (_norm_vjp,), params=("axis", "keepdims"),
+    shape=_over_entries("norm", _reduced_shape),
     analytic=False, doc="the Euclidean norm over `axis`, without overflow; d/dx = x/norm(x)",
 )
 
