@@ -54,11 +54,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
+from test_eager import by_graph, on_numbers  # the two passes, as tests/test_eager.py runs them
 from typer.main import get_command_name
 from typer.testing import CliRunner
 
 import gradcli
-from gradcli import derivatives, eager, ops, parsing, plans, symbolic
+from gradcli import derivatives, ops, parsing, plans, symbolic
 from gradcli.autodiff import UNCONNECTED
 from gradcli.cli import app
 from gradcli.evaluation import evaluate
@@ -1309,28 +1310,6 @@ def check_fast_reader(text: str) -> None:
 @given(texts())
 def test_fast_reader_builds_what_lark_builds(text):
     check_fast_reader(text)
-
-
-def by_graph(f, point: dict, names) -> dict:
-    """{name: the gradient node's value, or UNCONNECTED}, and the value under None."""
-    nodes = {name: f.gradient_node(name) for name in names}
-    roots = [f.output, *(node for node in nodes.values() if node is not UNCONNECTED)]
-    values = evaluate(roots, point)
-    out = {name: UNCONNECTED if node is UNCONNECTED else values[node.index]
-           for name, node in nodes.items()}
-    out[None] = values[f.output.index]
-    return out
-
-
-def on_numbers(f, point: dict, names) -> dict:
-    """The same by the reverse pass on numbers (gradcli.eager)."""
-    values = evaluate([f.output], point)
-    wrt = {name: f.variable_node(name) for name in names}
-    found = eager.gradient(f.output, [n for n in wrt.values() if n is not None], values)
-    out = {name: UNCONNECTED if node is None or node.index not in found else found[node.index]
-           for name, node in wrt.items()}
-    out[None] = values[f.output.index]
-    return out
 
 
 def assert_same_passes(f, point: dict) -> None:

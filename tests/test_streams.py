@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_cli import _subprocess_env
 
 import gradcli
 import gradcli.junit
@@ -30,19 +31,11 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 GRADCLI = [sys.executable, "-m", "gradcli"]
 
 
-def _env() -> dict:
-    env = dict(os.environ)
-    for key in ("FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
-        env.pop(key, None)
-    env["COLUMNS"] = "120"
-    return env
-
-
 def read_one_line_then_leave(*args: str) -> tuple[int, str, str]:
     """Run gradcli with stdout a pipe; read its first line, close the pipe (as `head -1` does);
     (exit code, that line, stderr)."""
     proc = subprocess.Popen([*GRADCLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=_env())
+                            env=_subprocess_env())
     line = proc.stdout.readline().decode()
     proc.stdout.close()
     stderr = proc.stderr.read().decode()
@@ -91,14 +84,14 @@ def test_the_junit_report_is_written_when_the_reader_of_stdout_leaves(tmp_path):
 
 def test_output_that_fits_is_not_an_error():
     proc = subprocess.run([*GRADCLI, "grad", "x**2*sin(x)", "--at", "x=2"], capture_output=True,
-                          text=True, env=_env(), timeout=120)
+                          text=True, env=_subprocess_env(), timeout=120)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "1.9726023611141572\n", "")
 
 
 def test_ctrl_c_leaves_with_130_and_one_line():
     """gradcli waits for an expression on stdin ('-'); Ctrl-C stops it."""
     proc = subprocess.Popen([*GRADCLI, "grad", "-", "--at", "x=2"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_subprocess_env())
     time.sleep(3)  # started, and reading stdin
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
@@ -176,7 +169,7 @@ SAME_TWICE = [
 @pytest.mark.parametrize("args", SAME_TWICE, ids=lambda a: " ".join(Path(x).name for x in a[:2]))
 def test_the_same_command_twice_gives_the_same_bytes(args, tmp_path):
     """Sampled points and probe directions are seeded, and every list has a fixed order."""
-    outputs = [subprocess.run([*GRADCLI, *args], capture_output=True, env=_env(), timeout=300,
+    outputs = [subprocess.run([*GRADCLI, *args], capture_output=True, env=_subprocess_env(), timeout=300,
                               cwd=tmp_path) for _ in range(2)]
     first, second = outputs
     assert first.returncode in (0, 1, 3), first.stderr.decode()
