@@ -97,9 +97,13 @@ class _WholeWrites(io.RawIOBase):
 
 
 def whole_writes(stream: io.TextIOWrapper) -> io.TextIOWrapper:
-    """`stream` (stdout) again, written through `_WholeWrites`, with its encoding and errors."""
-    stream.flush()
-    raw = _WholeWrites(stream.fileno())
+    """`stream` (stdout) again, written through `_WholeWrites`, with its encoding and errors;
+    as it is when it has no file descriptor (a test's capture, no console)."""
+    try:
+        stream.flush()
+        raw = _WholeWrites(stream.fileno())
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both of the last
+        return stream
     return io.TextIOWrapper(io.BufferedWriter(raw), encoding=stream.encoding, errors=stream.errors,
                             line_buffering=stream.line_buffering)
 
